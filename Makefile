@@ -1,0 +1,56 @@
+# Chorus — `make` or `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+TYPED := libs/chorus_kit/src services/identity/src services/access/src deploy/local/src
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: deps
+deps: ## Install Python dependencies (uv workspace, locked)
+	@$(UV) sync --frozen --all-packages --quiet
+
+.PHONY: up
+up: deps ## Start Kafka, FerretDB and every service locally; prints the URLs
+	@$(UV) run chorus up
+
+.PHONY: down
+down: ## Stop everything `make up` started
+	@$(UV) run chorus down
+
+.PHONY: status
+status: ## Report each part of the local platform
+	@$(UV) run chorus status
+
+.PHONY: lint
+lint: deps ## ruff, mypy (strict) and the event-contract check
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy $(TYPED)
+	$(UV) run chorus contracts --check
+
+.PHONY: test
+test: lint ## Lint, then every test against a real Kafka and MongoDB-wire server
+	$(UV) run pytest
+
+.PHONY: contracts
+contracts: deps ## Regenerate event JSON Schemas and docs/events.md from the models
+	$(UV) run chorus contracts
+
+.PHONY: dlq-replay
+dlq-replay: deps ## Re-drive a dead-letter topic: make dlq-replay TOPIC=chorus.identity.employee.v1 GROUP=access
+	$(UV) run chorus dlq-replay --topic $(TOPIC) --group $(GROUP)
+
+.PHONY: token
+token: deps ## Mint a dev token: make token ROLE=admin UNIT=company
+	@$(UV) run chorus token --role $(or $(ROLE),admin) --unit $(or $(UNIT),company)
+
+.PHONY: bench-backbone
+bench-backbone: deps ## Benchmark: raw Kafka, raw DB writes, and the outbox→Kafka→consumer backbone
+	$(UV) run python -m bench.backbone
+
+.PHONY: clean
+clean: down ## Stop everything and delete local state (var/local, var/test-infra)
+	rm -rf var/local var/test-infra

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench-<name>`; each prints its figures and ends with one JSON line."""

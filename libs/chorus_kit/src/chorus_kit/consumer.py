@@ -1,0 +1,285 @@
+"""The idempotent consumer runner: consumer groups, retries without limit, dead letters.
+
+Handlers must be safe to run twice (apply effects conditionally, e.g. with
+`apply_in_order`); offsets are committed only after a message's handling finished, so a
+crash redelivers rather than skips. Transient failures (database or broker away) are
+retried with back-off for as long as it takes; a message that can never be applied is
+parked on `<topic>.<group>.dlq` with the reason in its headers, an alert event is
+emitted, and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from pymongo.errors import ConnectionFailure, PyMongoError
+
+from chorus_kit import metrics
+from chorus_kit.errors import EventRejected, TransientError
+from chorus_kit.events.catalogue import MESSAGE_DEAD_LETTERED, Topic, UnknownEventType
+from chorus_kit.events.envelope import Event, MalformedEvent, current_traceparent
+from chorus_kit.events.platform import MessageDeadLettered
+from chorus_kit.faults import NO_FAULTS, FaultPoints
+from chorus_kit.kafka import ensure_topics
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+EventHandler = Callable[[Event], Awaitable[None]]
+
+# An unexpected exception (most likely a bug) is retried a few times, then parked with its
+# reason rather than blocking the partition forever; infrastructure errors never are.
+MAX_ATTEMPTS_UNEXPECTED = 5
+DLQ_HEADER_PREFIX = "chorus_dlq_"
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError | ConnectionFailure | KafkaError | OSError | TimeoutError):
+        return True
+    # Other driver errors raised while the server is away or restarting.
+    return isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError")
+
+
+class _Parked(Exception):
+    def __init__(self, reason: str, detail: str, event: Event | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.event = event
+
+
+class EventConsumer:
+    """Runs handlers for the event types a service consumes, in one consumer group."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        group: str,
+        topics: Sequence[Topic],
+        handlers: Mapping[str, EventHandler],
+        producer: AIOKafkaProducer,
+        source: str,
+        topic_prefix: str = "",
+        faults: FaultPoints = NO_FAULTS,
+        ignore_types: Sequence[str] = (),
+    ) -> None:
+        self._bootstrap = bootstrap
+        self.group = f"{topic_prefix}{group}"
+        self._topics = list(topics)
+        self._handlers = dict(handlers)
+        self._ignore = set(ignore_types)
+        self._producer = producer
+        self._source = source
+        self._prefix = topic_prefix
+        self._faults = faults
+        self._consumer: AIOKafkaConsumer | None = None
+        self._revoked: set[TopicPartition] = set()
+
+    async def run(self) -> None:
+        await ensure_topics(
+            self._bootstrap,
+            [*self._topics, MESSAGE_DEAD_LETTERED.topic],
+            prefix=self._prefix,
+            extra=[
+                (t.dlq(self._prefix, self.group.removeprefix(self._prefix)), 1)
+                for t in self._topics
+            ],
+        )
+        consumer = AIOKafkaConsumer(
+            *[t.physical(self._prefix) for t in self._topics],
+            bootstrap_servers=self._bootstrap,
+            group_id=self.group,
+            client_id=f"{self.group}-{uuid.uuid4().hex[:6]}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=500,
+        )
+        self._consumer = consumer
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                self._revoked.clear()
+                if batches:
+                    # Partitions are independent: handle them concurrently, each in order.
+                    await asyncio.gather(
+                        *(self._handle_partition(tp, records) for tp, records in batches.items())
+                    )
+                await self._record_lag(consumer)
+        finally:
+            await consumer.stop()
+
+    async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is not None:
+                position = await consumer.position(tp)
+                metrics.CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(
+                    max(high - position, 0)
+                )
+
+    def _still_assigned(self, tp: TopicPartition) -> bool:
+        assert self._consumer is not None
+        return tp in self._consumer.assignment()
+
+    async def _handle_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        assert self._consumer is not None
+        for record in records:
+            handled = await self._handle_record(tp, record)
+            if not handled:
+                return  # partition taken away mid-retry: its new owner takes over from here
+            try:
+                await self._consumer.commit({tp: record.offset + 1})
+            except CommitFailedError:
+                return  # rebalanced: redelivered to the new owner, handlers are idempotent
+
+    async def _handle_record(self, tp: TopicPartition, record: ConsumerRecord) -> bool:
+        """True once the record is applied or parked; False if the partition was revoked."""
+        attempt = 0
+        backoff = 0.05
+        while True:
+            if not self._still_assigned(tp):
+                return False
+            try:
+                await self._apply(record)
+                return True
+            except _Parked as parked:
+                await self._dead_letter(record, parked)
+                return True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt += 1
+                metrics.CONSUMER_RETRIES.labels(self.group).inc()
+                if not is_transient(exc) and attempt >= MAX_ATTEMPTS_UNEXPECTED:
+                    detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+                    await self._dead_letter(record, _Parked("handler-failed", detail))
+                    return True
+                log.warning(
+                    "handler failed; retrying",
+                    extra={
+                        "group": self.group,
+                        "offset": record.offset,
+                        "attempt": attempt,
+                        "error": type(exc).__name__,
+                    },
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def _apply(self, record: ConsumerRecord) -> None:
+        try:
+            event = Event.from_kafka(record.key, record.value, list(record.headers or ()))
+        except MalformedEvent as exc:
+            raise _Parked(exc.reason, exc.detail) from exc
+        except UnknownEventType as exc:
+            raise _Parked("unknown-type", f"no such event type: {str(exc)[:200]}") from exc
+        handler = self._handlers.get(event.type)
+        if handler is None:
+            if event.type in self._ignore:
+                metrics.CONSUMER_HANDLED.labels(self.group, event.type, "ignored").inc()
+                return
+            raise _Parked("unknown-type", f"{self.group} has no handler for {event.type}", event)
+        context = extract({"traceparent": event.traceparent}) if event.traceparent else None
+        with tracer.start_as_current_span(
+            f"consume {event.type}", context=context, kind=trace.SpanKind.CONSUMER
+        ) as span:
+            span.set_attribute("messaging.kafka.offset", record.offset)
+            span.set_attribute("cloudevents.event_id", event.id)
+            try:
+                await handler(event)
+            except EventRejected as exc:
+                raise _Parked("rejected", str(exc)[:300], event) from exc
+        metrics.CONSUMER_HANDLED.labels(self.group, event.type, "applied").inc()
+        await self._faults.reach("consumer.after_apply")
+
+    async def _dead_letter(self, record: ConsumerRecord, parked: _Parked) -> None:
+        group = self.group.removeprefix(self._prefix)
+        dlq_topic = f"{record.topic}.{group}.dlq"
+        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith(DLQ_HEADER_PREFIX)]
+        headers += [
+            (f"{DLQ_HEADER_PREFIX}reason", parked.reason.encode()),
+            (f"{DLQ_HEADER_PREFIX}detail", parked.detail.encode()),
+            (f"{DLQ_HEADER_PREFIX}topic", record.topic.encode()),
+            (f"{DLQ_HEADER_PREFIX}partition", str(record.partition).encode()),
+            (f"{DLQ_HEADER_PREFIX}offset", str(record.offset).encode()),
+            (f"{DLQ_HEADER_PREFIX}group", self.group.encode()),
+            (f"{DLQ_HEADER_PREFIX}at", datetime.now(UTC).isoformat().encode()),
+        ]
+        await (
+            await self._producer.send(
+                dlq_topic, value=record.value, key=record.key, headers=headers
+            )
+        )
+        alert = Event(
+            # Stable id: a redelivered message parked twice raises the same alert.
+            id=str(
+                uuid.uuid5(
+                    uuid.NAMESPACE_URL,
+                    f"{self.group}/{record.topic}/{record.partition}/{record.offset}",
+                )
+            ),
+            type=MESSAGE_DEAD_LETTERED.type,
+            source=self._source,
+            subject=dlq_topic,
+            time=datetime.now(UTC),
+            sequence=record.offset + 1,
+            traceparent=parked.event.traceparent if parked.event else current_traceparent(),
+            data=MessageDeadLettered(
+                group=self.group,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                dlq_topic=dlq_topic,
+                reason=parked.reason,
+                detail=parked.detail,
+                event_id=parked.event.id if parked.event else None,
+                event_type=parked.event.type if parked.event else None,
+            ).model_dump(mode="json"),
+        )
+        key, value, alert_headers = alert.to_kafka()
+        await (
+            await self._producer.send(
+                MESSAGE_DEAD_LETTERED.topic.physical(self._prefix),
+                value=value,
+                key=key,
+                headers=alert_headers,
+            )
+        )
+        metrics.DLQ_MESSAGES.labels(self.group, parked.reason).inc()
+        metrics.CONSUMER_HANDLED.labels(self.group, "-", "dead-lettered").inc()
+        log.error(
+            "message dead-lettered",
+            extra={
+                "group": self.group,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "reason": parked.reason,
+                "dlq_topic": dlq_topic,
+            },
+        )
+
+
+def strip_dlq_headers(headers: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    return [(k, v) for k, v in headers if not k.startswith(DLQ_HEADER_PREFIX)]
+
+
+def dlq_header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
+    for k, v in headers:
+        if k == f"{DLQ_HEADER_PREFIX}{name}":
+            return v.decode()
+    return None
+
+
+__all__ = ["EventConsumer", "EventHandler", "dlq_header", "is_transient", "strip_dlq_headers"]

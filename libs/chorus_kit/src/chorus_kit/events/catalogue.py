@@ -1,0 +1,172 @@
+"""The topic and event catalogue of DESIGN.md as code: every topic, every event type, its schema.
+
+Topic names are logical (`chorus.identity.employee.v1`); a deployment may prefix them
+(`CHORUS_TOPIC_PREFIX`) so that test runs sharing one broker never see each other.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel
+
+from chorus_kit.events import identity, platform
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    description: str
+    compacted: bool = False
+    # Event types DESIGN.md lists for this topic that no issue has built yet (docs only).
+    planned: tuple[str, ...] = ()
+
+    def physical(self, prefix: str) -> str:
+        return f"{prefix}{self.name}"
+
+    def dlq(self, prefix: str, group: str) -> str:
+        return f"{self.physical(prefix)}.{group}.dlq"
+
+
+@dataclass(frozen=True)
+class EventType:
+    type: str
+    topic: Topic
+    data_model: builtins.type[BaseModel]
+    description: str = field(default="")
+
+    @property
+    def schema_file(self) -> str:
+        return f"{self.type}.json"
+
+    def json_schema(self) -> dict[str, Any]:
+        """The schema integrators get: the data model's, with an id naming the type."""
+        schema = self.data_model.model_json_schema()
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"urn:chorus:event:{self.type}",
+            "description": self.description or (self.data_model.__doc__ or "").strip(),
+            **{k: v for k, v in schema.items() if k != "description"},
+        }
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+# --- topics -------------------------------------------------------------------------------
+EMPLOYEE = Topic(
+    "chorus.identity.employee.v1",
+    6,
+    "Staff lifecycle: joiners, movers, leavers. Key = employee id.",
+    planned=("updated", "moved", "role_changed", "suspended", "reinstated", "rehired"),
+)
+ORG_UNIT = Topic(
+    "chorus.identity.org_unit.v1",
+    3,
+    "The org tree: company, subsidiaries, departments. Key = unit id.",
+    planned=("created", "renamed", "moved", "closed"),
+)
+POLICY = Topic(
+    "chorus.identity.policy.v1",
+    3,
+    "Social media policy, acknowledgements, certification, opinion leaders.",
+    planned=("published", "acknowledged", "certification_changed", "opinion_leader_identified"),
+)
+SESSION = Topic(
+    "chorus.identity.session.v1",
+    3,
+    "Session revocations, compacted, key = person; every verifier reads it from the start.",
+    compacted=True,
+    planned=("revoked",),
+)
+IDENTITY_AUDIT = Topic(
+    "chorus.identity.audit.v1", 3, "Privileged actions, for SIEMs.", planned=("recorded",)
+)
+ACCOUNT = Topic(
+    "chorus.access.account.v1",
+    3,
+    "Company social accounts and their owners.",
+    planned=("registered", "updated", "owner_added", "owner_removed", "coverage_low"),
+)
+GRANT = Topic(
+    "chorus.access.grant.v1",
+    6,
+    "Access requests and time-bound grants.",
+    planned=("requested", "approved", "denied", "granted", "expiring", "revoked", "expired"),
+)
+VAULT = Topic(
+    "chorus.access.vault.v1",
+    3,
+    "Credential check-out/in and rotation (never a secret).",
+    planned=("checked_out", "checked_in", "rotation_required", "rotated"),
+)
+OFFBOARDING = Topic(
+    "chorus.access.offboarding.v1",
+    3,
+    "Completed offboardings: what was revoked, handed over, flagged.",
+    planned=("completed",),
+)
+REVIEW = Topic(
+    "chorus.access.review.v1",
+    3,
+    "Periodic access reviews.",
+    planned=("started", "reminder_due", "decided", "closed"),
+)
+PLATFORM_ALERT = Topic(
+    "chorus.platform.alert.v1",
+    1,
+    "Alerts raised by the plumbing itself (a message parked on a dead-letter topic).",
+)
+
+TOPICS: tuple[Topic, ...] = (
+    EMPLOYEE,
+    ORG_UNIT,
+    POLICY,
+    SESSION,
+    IDENTITY_AUDIT,
+    ACCOUNT,
+    GRANT,
+    VAULT,
+    OFFBOARDING,
+    REVIEW,
+    PLATFORM_ALERT,
+)
+
+# --- event types ----------------------------------------------------------------------------
+EMPLOYEE_HIRED = EventType("chorus.identity.employee.hired", EMPLOYEE, identity.EmployeeHired)
+EMPLOYEE_OFFBOARDED = EventType(
+    "chorus.identity.employee.offboarded", EMPLOYEE, identity.EmployeeOffboarded
+)
+MESSAGE_DEAD_LETTERED = EventType(
+    "chorus.platform.alert.dead_lettered", PLATFORM_ALERT, platform.MessageDeadLettered
+)
+
+CATALOGUE: dict[str, EventType] = {
+    e.type: e for e in (EMPLOYEE_HIRED, EMPLOYEE_OFFBOARDED, MESSAGE_DEAD_LETTERED)
+}
+
+
+def event_type(name: str) -> EventType:
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise UnknownEventType(name) from None
+
+
+def topics(*names: str) -> list[Topic]:
+    by_name = {t.name: t for t in TOPICS}
+    return [by_name[n] for n in names]
+
+
+@cache
+def published_schema(type_name: str) -> dict[str, Any]:
+    """The committed JSON Schema of an event type (what integrators validate against)."""
+    text = resources.files("chorus_kit.events").joinpath("schemas", f"{type_name}.json")
+    return dict(json.loads(text.read_text(encoding="utf-8")))

@@ -1,0 +1,148 @@
+"""The outbox relay against a real Kafka and MongoDB-wire server, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from chorus_kit.events import Event, new_event
+from chorus_kit.events.catalogue import EMPLOYEE
+from chorus_kit.events.identity import EmployeeOffboarded, EmploymentStatus
+from chorus_kit.faults import FaultPoints
+from chorus_kit.kafka import create_producer, ensure_topics
+from chorus_kit.mongo import apply_in_order
+from chorus_kit.outbox import (
+    PENDING,
+    OutboxRelay,
+    ensure_outbox_index,
+    new_document_outbox,
+    outbox_fields,
+)
+from tests.support.kafka import read_topic
+from tests.support.polling import eventually
+
+
+def offboarded(subject: str, sequence: int) -> Event:
+    return new_event(
+        "chorus.identity.employee.offboarded",
+        source="/test",
+        subject=subject,
+        sequence=sequence,
+        data=EmployeeOffboarded(
+            employee_id=subject,
+            email=f"{subject}@example.com",
+            given_name="A",
+            family_name="B",
+            unit_id="company",
+            status=EmploymentStatus.OFFBOARDED,
+            offboarded_at=datetime.now(UTC),
+            reason=f"step {sequence}",
+        ),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_relay(ns, mongo, *, faults: str = ""):
+    database = mongo[ns.database("kit")]
+    producer = create_producer(ns.infra.bootstrap, client_id="test-relay")
+    await producer.start()
+    relay = OutboxRelay(
+        collections=[database["things"]],
+        leases=database["relay_leases"],
+        producer=producer,
+        topic_prefix=ns.topic_prefix,
+        poll_seconds=0.05,
+        lease_seconds=2,
+        faults=FaultPoints(faults),
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        yield relay
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await producer.stop()
+
+
+async def test_relay_publishes_in_aggregate_order_and_clears_the_outbox(ns, mongo) -> None:
+    await ensure_topics(ns.infra.bootstrap, [EMPLOYEE], prefix=ns.topic_prefix)
+    things = mongo[ns.database("kit")]["things"]
+    await ensure_outbox_index(things)
+    async with running_relay(ns, mongo) as relay:
+        for n in range(20):
+            subject = f"agg-{n}"
+            await things.insert_one(
+                {"_id": subject, **new_document_outbox([offboarded(subject, 1)])}
+            )
+            for seq in (2, 3):
+                await things.update_one(
+                    {"_id": subject}, {"$set": outbox_fields([offboarded(subject, seq)])}
+                )
+            relay.wake()
+        topic = ns.topic(EMPLOYEE.name)
+        records = await eventually(
+            lambda: read_topic(ns.infra.bootstrap, topic),
+            lambda r: len(r) >= 60,
+            what="60 events on Kafka",
+        )
+        assert len(records) == 60
+        by_key: dict[bytes, list[int]] = defaultdict(list)
+        for record in records:
+            by_key[record.key].append(int(dict(record.headers)["ce_sequence"]))
+        assert all(seqs == [1, 2, 3] for seqs in by_key.values()), by_key
+        await eventually(
+            lambda: things.count_documents({PENDING: True}), lambda n: n == 0, what="outbox drained"
+        )
+        doc = await things.find_one({"_id": "agg-0"})
+        assert doc is not None and doc["outbox"] == {} and doc["sequence"] == 3
+
+
+async def test_a_relay_dying_after_the_ack_republishes_with_the_same_id(ns, mongo) -> None:
+    await ensure_topics(ns.infra.bootstrap, [EMPLOYEE], prefix=ns.topic_prefix)
+    things = mongo[ns.database("kit")]["things"]
+    event = offboarded("agg-x", 1)
+    await things.insert_one({"_id": "agg-x", **new_document_outbox([event])})
+    topic = ns.topic(EMPLOYEE.name)
+    async with running_relay(ns, mongo, faults="relay.after_publish"):
+        # Published and acknowledged, yet still pending in the database: the window.
+        await eventually(lambda: read_topic(ns.infra.bootstrap, topic), lambda r: len(r) == 1)
+        assert await things.count_documents({PENDING: True}) == 1
+    async with running_relay(ns, mongo):  # the restarted relay (lease expired meanwhile)
+        records = await eventually(
+            lambda: read_topic(ns.infra.bootstrap, topic),
+            lambda r: len(r) == 2,
+            timeout=30,
+            what="republished",
+        )
+        await eventually(lambda: things.count_documents({PENDING: True}), lambda n: n == 0)
+    ids = {dict(r.headers)["ce_id"] for r in records}
+    assert ids == {event.id.encode()}
+    # ... and an idempotent consumer applies it once.
+    view = mongo[ns.database("kit")]["view"]
+    applied = [
+        await apply_in_order(
+            view, aggregate_id="agg-x", sequence=1, update={"$push": {"history": event.id}}
+        )
+        for _ in records
+    ]
+    assert applied == [True, False]
+    doc = await view.find_one({"_id": "agg-x"})
+    assert doc is not None and doc["history"] == [event.id]
+
+
+async def test_only_one_relay_holds_a_collection(ns, mongo) -> None:
+    await ensure_topics(ns.infra.bootstrap, [EMPLOYEE], prefix=ns.topic_prefix)
+    things = mongo[ns.database("kit")]["things"]
+    async with running_relay(ns, mongo), running_relay(ns, mongo):
+        for n in range(30):
+            await things.insert_one(
+                {"_id": f"a{n}", **new_document_outbox([offboarded(f"a{n}", 1)])}
+            )
+        await eventually(lambda: things.count_documents({PENDING: True}), lambda n: n == 0)
+        leases = await mongo[ns.database("kit")]["relay_leases"].find().to_list()
+    assert len(leases) == 1
+    records = await read_topic(ns.infra.bootstrap, ns.topic(EMPLOYEE.name))
+    assert len(records) == 30  # not 60: the second relay published nothing

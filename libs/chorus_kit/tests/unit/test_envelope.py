@@ -1,0 +1,120 @@
+"""The CloudEvents envelope: round trips, and every way a message can be refused."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from chorus_kit.events import Event, MalformedEvent, UnknownEventType, new_event
+from chorus_kit.events.catalogue import published_schema
+from chorus_kit.events.contracts import render_schemas
+from chorus_kit.events.identity import EmployeeHired, EmploymentStatus
+
+
+def hired_event(sequence: int = 1) -> Event:
+    return new_event(
+        "chorus.identity.employee.hired",
+        source="/chorus/identity",
+        subject="emp-1",
+        sequence=sequence,
+        data=EmployeeHired(
+            employee_id="emp-1",
+            email="ada@example.com",
+            given_name="Ada",
+            family_name="Lovelace",
+            unit_id="company",
+            status=EmploymentStatus.ACTIVE,
+            start_date=datetime(2026, 1, 5, tzinfo=UTC),
+        ),
+    )
+
+
+def test_kafka_round_trip_keeps_every_attribute() -> None:
+    event = hired_event(sequence=3)
+    key, value, headers = event.to_kafka()
+    header_map = dict(headers)
+    assert key == b"emp-1"
+    assert header_map["ce_specversion"] == b"1.0"
+    assert header_map["ce_id"] == event.id.encode()
+    assert header_map["ce_sequence"] == b"3"
+    assert header_map["content-type"] == b"application/json"
+    parsed = Event.from_kafka(key, value, headers)
+    assert parsed.id == event.id
+    assert parsed.sequence == 3
+    assert parsed.subject == "emp-1"
+    assert parsed.data == event.data
+    assert parsed.time == event.time
+
+
+def test_outbox_round_trip() -> None:
+    event = hired_event()
+    assert Event.from_document(event.to_document()) == event
+
+
+def _message(**header_overrides: bytes | None) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    key, value, headers = hired_event().to_kafka()
+    header_map = dict(headers)
+    for name, override in header_overrides.items():
+        if override is None:
+            header_map.pop(name, None)
+        else:
+            header_map[name] = override
+    return key, value, list(header_map.items())
+
+
+def test_bad_json_is_unparseable() -> None:
+    key, _, headers = _message()
+    with pytest.raises(MalformedEvent) as caught:
+        Event.from_kafka(key, b"{not json", headers)
+    assert caught.value.reason == "unparseable"
+
+
+def test_missing_id_is_unparseable() -> None:
+    key, value, headers = _message(ce_id=None)
+    with pytest.raises(MalformedEvent) as caught:
+        Event.from_kafka(key, value, headers)
+    assert caught.value.reason == "unparseable"
+
+
+def test_unknown_type_is_refused() -> None:
+    key, value, headers = _message(ce_type=b"chorus.identity.employee.teleported")
+    with pytest.raises(UnknownEventType):
+        Event.from_kafka(key, value, headers)
+
+
+def test_schema_violation_names_the_field_not_the_value() -> None:
+    key, value, headers = _message()
+    data = json.loads(value)
+    data["email"] = 42
+    data["secret_note"] = "hunter2"
+    with pytest.raises(MalformedEvent) as caught:
+        Event.from_kafka(key, json.dumps(data).encode(), headers)
+    assert caught.value.reason == "schema-violation"
+    assert "email" in caught.value.detail
+    assert "hunter2" not in caught.value.detail
+
+
+def test_key_must_match_subject() -> None:
+    _, value, headers = _message()
+    with pytest.raises(MalformedEvent):
+        Event.from_kafka(b"someone-else", value, headers)
+
+
+def test_committed_schemas_match_the_models() -> None:
+    for name, text in render_schemas().items():
+        assert published_schema(name.removesuffix(".json")) == json.loads(text), (
+            f"{name} is stale: run `make contracts`"
+        )
+
+
+def test_new_event_refuses_data_of_another_type() -> None:
+    with pytest.raises(TypeError):
+        new_event(
+            "chorus.identity.employee.offboarded",
+            source="/x",
+            subject="s",
+            sequence=1,
+            data=EmployeeHired.model_validate(hired_event().data),
+        )

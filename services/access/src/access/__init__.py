@@ -1,0 +1,1 @@
+"""Access: company social accounts, grants, the credential vault, and revocation on leaving."""

@@ -1,0 +1,1 @@
+"""Access's adapters: the Mongo store."""

@@ -1,0 +1,1 @@
+"""Access's pure domain (no I/O)."""

@@ -1,0 +1,1 @@
+"""Access's edges: the HTTP API and the Kafka consumer."""

@@ -1,0 +1,26 @@
+"""Access's Kafka consumer: identity's employee events into access's own view."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+from access.handlers import AccessHandlers
+from access.settings import AccessSettings
+from chorus_kit.consumer import EventConsumer
+from chorus_kit.events.catalogue import EMPLOYEE
+from chorus_kit.faults import FaultPoints
+
+
+def employee_events_consumer(
+    settings: AccessSettings, handlers: AccessHandlers, producer: AIOKafkaProducer
+) -> EventConsumer:
+    return EventConsumer(
+        bootstrap=settings.kafka_bootstrap,
+        group=settings.consumer_group,
+        topics=[EMPLOYEE],
+        handlers=handlers.event_handlers(),
+        producer=producer,
+        source="/chorus/access",
+        topic_prefix=settings.topic_prefix,
+        faults=FaultPoints(settings.faults),
+    )

@@ -1,0 +1,1 @@
+"""Identity: the staff directory, the joiner/mover/leaver lifecycle and tokens."""

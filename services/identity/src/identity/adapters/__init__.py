@@ -1,0 +1,1 @@
+"""Identity's adapters: the Mongo store (with its outbox)."""

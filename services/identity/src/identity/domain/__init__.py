@@ -1,0 +1,1 @@
+"""Identity's pure domain: employees and their lifecycle rules (no I/O)."""

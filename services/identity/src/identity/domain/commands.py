@@ -1,0 +1,25 @@
+"""Commands identity accepts (imperative: what someone asks for)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from chorus_kit.events.identity import RoleAssignment
+
+
+class HireEmployee(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    email: EmailStr
+    given_name: str = Field(min_length=1, max_length=200)
+    family_name: str = Field(min_length=1, max_length=200)
+    unit_id: str = Field(min_length=1, max_length=100)
+    manager_id: str | None = Field(default=None, max_length=100)
+    start_date: datetime | None = None
+    roles: list[RoleAssignment] = Field(default_factory=list, max_length=50)
+
+
+class OffboardEmployee(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(min_length=1, max_length=500)

@@ -1,0 +1,1 @@
+"""Identity's edges: the HTTP API."""

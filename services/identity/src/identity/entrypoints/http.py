@@ -1,0 +1,82 @@
+"""Identity's REST API: parse, call a handler, shape the answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+from pydantic import BaseModel
+
+from chorus_kit.auth import SigningKey
+from chorus_kit.events.identity import EmploymentStatus, RoleAssignment
+from chorus_kit.web import CurrentPrincipal
+from identity.domain.commands import HireEmployee, OffboardEmployee
+from identity.domain.model import Employee
+from identity.handlers import IdentityHandlers
+
+
+class EmployeeRead(BaseModel):
+    id: str
+    email: str
+    given_name: str
+    family_name: str
+    unit_id: str
+    manager_id: str | None
+    manager_chain: list[str]
+    roles: list[RoleAssignment]
+    status: EmploymentStatus
+    start_date: datetime
+    offboarded_at: datetime | None
+    sequence: int
+
+    @classmethod
+    def of(cls, employee: Employee) -> EmployeeRead:
+        return cls(
+            id=employee.id,
+            email=employee.email,
+            given_name=employee.given_name,
+            family_name=employee.family_name,
+            unit_id=employee.unit_id,
+            manager_id=employee.manager_id,
+            manager_chain=list(employee.manager_chain),
+            roles=list(employee.roles),
+            status=employee.status,
+            start_date=employee.start_date,
+            offboarded_at=employee.offboarded_at,
+            sequence=employee.sequence,
+        )
+
+
+def _handlers(request: Request) -> IdentityHandlers:
+    handlers: IdentityHandlers = request.app.state.handlers
+    return handlers
+
+
+Handlers = Annotated[IdentityHandlers, Depends(_handlers)]
+router = APIRouter()
+
+
+@router.post("/v1/employees", status_code=status.HTTP_201_CREATED)
+async def hire_employee(
+    body: HireEmployee, handlers: Handlers, by: CurrentPrincipal
+) -> EmployeeRead:
+    return EmployeeRead.of(await handlers.hire_employee(body, by=by))
+
+
+@router.get("/v1/employees/{employee_id}")
+async def get_employee(employee_id: str, handlers: Handlers, by: CurrentPrincipal) -> EmployeeRead:
+    return EmployeeRead.of(await handlers.get_employee(employee_id, by=by))
+
+
+@router.post("/v1/employees/{employee_id}/offboard")
+async def offboard_employee(
+    employee_id: str, body: OffboardEmployee, handlers: Handlers, by: CurrentPrincipal
+) -> EmployeeRead:
+    return EmployeeRead.of(await handlers.offboard_employee(employee_id, body, by=by))
+
+
+@router.get("/.well-known/jwks.json", include_in_schema=False)
+async def jwks(request: Request) -> dict[str, Any]:
+    key: SigningKey = request.app.state.signing_key
+    return {"keys": [key.public_jwk()]}

@@ -22,7 +22,7 @@ down: ## Stop everything `make up` started
 
 .PHONY: status
 status: ## Report each part of the local platform
-	@$(UV) run chorus status
+	@$(UV) run chorus status || true
 
 .PHONY: lint
 lint: deps ## ruff, mypy (strict) and the event-contract check

@@ -145,7 +145,7 @@ class Namespace:
                 "CHORUS_DEV_SIGNING_KEY_FILE": str(self.signing_key_file),
                 "CHORUS_JWKS_URL": jwks,
                 "CHORUS_FAULTS": faults,
-                "CHORUS_OUTBOX_POLL_SECONDS": "0.1",
+                "CHORUS_OUTBOX_SWEEP_SECONDS": "1",
                 **env,
             },
             instance=instance,

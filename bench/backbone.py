@@ -121,7 +121,6 @@ async def backbone(
         leases=db["relay_leases"],
         producer=producer,
         topic_prefix=prefix,
-        poll_seconds=0.05,
     )
     latencies: list[float] = []
     done = asyncio.Event()
@@ -151,7 +150,7 @@ async def backbone(
         # Let the consumer join its group before the clock starts.
         warm = hired_event(str(uuid.uuid4()))
         await aggregates.insert_one({"_id": warm.subject, **new_document_outbox([warm])})
-        relay.wake()
+        relay.notify(aggregates, warm.subject, [warm])
         while not latencies:
             await asyncio.sleep(0.05)
         latencies.clear()
@@ -161,10 +160,15 @@ async def backbone(
             await aggregates.insert_one(
                 {"_id": event.subject, "state": "active", **new_document_outbox([event])}
             )
-            relay.wake()
+            relay.notify(aggregates, event.subject, [event])
 
         began = time.perf_counter()
         await bounded(N, domain_write)
+        print(
+            f"# domain writes done after {time.perf_counter() - began:.1f}s; "
+            f"effects so far {len(latencies)}",
+            flush=True,
+        )
         await asyncio.wait_for(done.wait(), timeout=600)
         return N / (time.perf_counter() - began), latencies
     finally:

@@ -133,6 +133,18 @@ async def test_two_replicas_share_the_work_and_one_takes_over(ns, mongo) -> None
     admin = ns.token()
     view = mongo[ns.database("access")]["employment"]
 
+    async def assigned() -> list[float]:
+        return [
+            _counter(httpx.get(f"{r.url}/metrics").text, "chorus_consumer_assigned_partitions")
+            for r in (replica_a, replica_b)
+        ]
+
+    shares = await eventually(
+        assigned,
+        lambda s: all(s) and sum(s) == EMPLOYEE.partitions,
+        what="both replicas holding partitions",
+    )
+    assert sorted(shares) == [3, 3]
     ids = [hire(identity.url, admin, n).json()["id"] for n in range(30)]
     await eventually(lambda: _all_applied_once(view, ids), timeout=60, what="first 30 applied")
     applied = {

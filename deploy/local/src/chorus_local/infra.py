@@ -235,15 +235,27 @@ def _ferretdb_works(binary: Path) -> bool:
     return proc.returncode == 0
 
 
-# FerretDB v1's SQLite backend looks documents up by `_id` with the expression
-# `_ferretdb_sjson->'$._id'`, while the unique `_id` index it creates is on
-# `_ferretdb_sjson->"_id"`; SQLite only uses an index for the same expression, so every
-# update, delete and _id lookup scans the whole table (measured: 75 updates/s on 5,000
-# documents, 900/s with the fix). The fix makes the lookup use the indexed expression; the
-# results are identical. CHORUS_FERRETDB_STOCK=1 builds it unpatched.
-_ID_LOOKUP_FILE = Path("internal/backends/sqlite/metadata/metadata.go")
-_ID_LOOKUP_STOCK = "IDColumn = DefaultColumn + \"->'$._id'\""
-_ID_LOOKUP_FIXED = 'IDColumn = DefaultColumn + `->"_id"`'
+# Two one-line fixes to FerretDB v1's SQLite backend, same results, far fewer table scans
+# (CHORUS_FERRETDB_STOCK=1 builds it unpatched). Measured on a 5,000-document collection:
+# 75 updates by _id per second stock, ~900 with both fixes.
+# 1. Lookups by `_id` use the expression `_ferretdb_sjson->'$._id'`, while the unique `_id`
+#    index is on `_ferretdb_sjson->"_id"`; SQLite uses an index only for the same
+#    expression, so every update, delete and _id lookup scanned the whole table.
+# 2. The `_id` lookup is pushed down only for a filter holding nothing but `_id`; a
+#    conditional write (`{_id, sequence: n}`) scanned the table. The handler re-applies the
+#    whole filter to what the query returns, so narrowing the query by `_id` is exact.
+_PATCHES = (
+    (
+        Path("internal/backends/sqlite/metadata/metadata.go"),
+        "IDColumn = DefaultColumn + \"->'$._id'\"",
+        'IDColumn = DefaultColumn + `->"_id"`',
+    ),
+    (
+        Path("internal/backends/sqlite/collection.go"),
+        "issues/3235\n\tif params.Filter.Len() == 1 {",
+        "issues/3235\n\tif params.Filter.Len() >= 1 {",
+    ),
+)
 
 
 def _ferretdb_patched() -> bool:
@@ -282,10 +294,12 @@ def _build_ferretdb(target: Path, log: Log) -> str:
                 path.chmod(path.stat().st_mode | 0o200)
         (src / "build" / "version" / "version.txt").write_text(version + "\n")
         if _ferretdb_patched():
-            source = (src / _ID_LOOKUP_FILE).read_text()
-            if _ID_LOOKUP_STOCK not in source:
-                raise InfraError(f"FerretDB {version}: the _id lookup to fix was not found")
-            (src / _ID_LOOKUP_FILE).write_text(source.replace(_ID_LOOKUP_STOCK, _ID_LOOKUP_FIXED))
+            for relative, stock, fixed in _PATCHES:
+                source = (src / relative).read_text()
+                if stock not in source:
+                    raise InfraError(f"FerretDB {version}: {relative} is not as expected")
+                # The first occurrence: Query; a second one (Explain) only reports.
+                (src / relative).write_text(source.replace(stock, fixed, 1))
         log(f"building FerretDB {version} (about a minute the first time) ...")
         _run(
             ["go", "build", "-o", str(target), "./cmd/ferretdb"],
@@ -300,7 +314,7 @@ def _build_ferretdb(target: Path, log: Log) -> str:
 def ensure_ferretdb_installed(tools_dir: Path, log: Log) -> Path:
     """Return the FerretDB binary, building it with the Go toolchain if missing."""
     tools_dir = tools_dir.resolve()
-    flavour = "idfix" if _ferretdb_patched() else "stock"
+    flavour = "idfix2" if _ferretdb_patched() else "stock"
     bin_dir = tools_dir / "ferretdb" / flavour
     binary = bin_dir / "ferretdb"
     if binary.is_file():

@@ -16,7 +16,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 from opentelemetry.propagate import extract
@@ -54,6 +60,19 @@ class _Parked(Exception):
         self.reason = reason
         self.detail = detail
         self.event = event
+
+
+class _AssignmentGauge(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Publishes how many partitions this replica holds (0 while it waits for some)."""
+
+    def __init__(self, group: str) -> None:
+        self._group = group
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        metrics.CONSUMER_ASSIGNED.labels(self._group).set(0)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        metrics.CONSUMER_ASSIGNED.labels(self._group).set(len(assigned))
 
 
 class EventConsumer:
@@ -95,7 +114,6 @@ class EventConsumer:
             ],
         )
         consumer = AIOKafkaConsumer(
-            *[t.physical(self._prefix) for t in self._topics],
             bootstrap_servers=self._bootstrap,
             group_id=self.group,
             client_id=f"{self.group}-{uuid.uuid4().hex[:6]}",
@@ -106,6 +124,10 @@ class EventConsumer:
         )
         self._consumer = consumer
         await consumer.start()
+        consumer.subscribe(
+            topics=[t.physical(self._prefix) for t in self._topics],
+            listener=_AssignmentGauge(self.group),
+        )
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)

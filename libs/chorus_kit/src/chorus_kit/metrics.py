@@ -27,3 +27,6 @@ CONSUMER_RETRIES = Counter(
 DLQ_MESSAGES = Counter(
     "chorus_dlq_messages_total", "Messages parked on a dead-letter topic", ["group", "reason"]
 )
+CONSUMER_ASSIGNED = Gauge(
+    "chorus_consumer_assigned_partitions", "Partitions this replica holds", ["group"]
+)

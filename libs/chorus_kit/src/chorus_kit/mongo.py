@@ -85,10 +85,28 @@ async def apply_in_order(
     sequence the upsert collides on `_id`, which means "already applied".
     """
     update = {**update, "$set": {**update.get("$set", {}), "last_sequence": sequence}}
+    first = _as_new_document(aggregate_id, update) if sequence == 1 else None
     try:
+        if first is not None:
+            # An aggregate's first event creates its view: a plain insert, atomic through
+            # the unique _id (and cheaper than an upsert's query on every database).
+            await collection.insert_one(first)
+            return True
         result = await collection.update_one(
             {"_id": aggregate_id, "last_sequence": {"$lt": sequence}}, update, upsert=True
         )
     except DuplicateKeyError:
         return False
     return result.modified_count == 1 or result.upserted_id is not None
+
+
+def _as_new_document(aggregate_id: str, update: dict[str, Any]) -> MongoDocument | None:
+    """The document an update would create from nothing, if it only uses $set and $push."""
+    if set(update) - {"$set", "$push"}:
+        return None
+    pushes = update.get("$push", {})
+    if any(isinstance(v, dict) and any(k.startswith("$") for k in v) for v in pushes.values()):
+        return None  # $each and friends: leave it to the server
+    if any("." in k for k in [*update.get("$set", {}), *pushes]):
+        return None
+    return {"_id": aggregate_id, **update.get("$set", {}), **{k: [v] for k, v in pushes.items()}}

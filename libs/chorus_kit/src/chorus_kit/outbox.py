@@ -14,11 +14,14 @@ rather than kept in an array because FerretDB v1 silently ignores `$pull` condit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,6 +44,7 @@ tracer = trace.get_tracer(__name__)
 PENDING = "outbox_pending"
 # FerretDB v1 (SQLite) hangs on write batches of 100 statements or more: stay well below.
 WRITE_BATCH = 50
+RECENTLY_SENT_KEPT = 20_000
 
 
 def _slot(sequence: int) -> str:
@@ -70,11 +74,31 @@ async def ensure_outbox_index(collection: AsyncCollection[dict[str, Any]]) -> No
     await collection.create_index([(PENDING, ASCENDING)], name="outbox_pending")
 
 
-class OutboxRelay:
-    """Publishes pending outbox events of some collections; one active relay per collection.
+@dataclass(frozen=True)
+class _Written:
+    """A committed write whose events the writer handed to the relay directly."""
 
-    Replicas compete for a lease per collection (a document in `relay_leases`), so one
-    relay at a time publishes an aggregate's events and their order is kept.
+    document_id: Any
+    events: tuple[Event, ...]
+
+    @property
+    def sequence(self) -> int:
+        return max(e.sequence for e in self.events)
+
+
+class OutboxRelay:
+    """Publishes the outbox events of some collections, then removes them from the outbox.
+
+    Two ways in: the process that wrote a document hands its events over at once
+    (`notify`, no database read; the fast path), and a sweep finds every document still
+    holding events (`outbox_pending`), which covers writes whose process died before its
+    relay published them. Sweeps run at start and every `sweep_seconds`, by one replica at
+    a time (a lease per collection in `relay_leases`). A sweep is a scan on FerretDB, which
+    indexes nothing but `_id`, hence not on every write.
+
+    Order per aggregate holds: one producer sends one aggregate's events in sequence order
+    to one partition, and a duplicate of an older event (two relays racing after a crash)
+    is dropped by consumers, who apply an event only above the last sequence they applied.
     """
 
     def __init__(
@@ -84,38 +108,52 @@ class OutboxRelay:
         leases: AsyncCollection[dict[str, Any]],
         producer: AIOKafkaProducer,
         topic_prefix: str = "",
-        poll_seconds: float = 0.2,
-        lease_seconds: float = 10.0,
-        batch_documents: int = 200,
+        sweep_seconds: float = 5.0,
+        lease_seconds: float = 15.0,
+        batch_documents: int = 500,
         faults: FaultPoints = NO_FAULTS,
     ) -> None:
-        self._collections = list(collections)
+        self._collections = {namespace_of(c): c for c in collections}
         self._leases = leases
         self._producer = producer
         self._prefix = topic_prefix
-        self._poll = poll_seconds
+        self._sweep_every = sweep_seconds
         self._lease_for = timedelta(seconds=lease_seconds)
         self._batch = batch_documents
         self._faults = faults
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease_until: dict[str, datetime] = {}
+        self._written: dict[str, list[_Written]] = {name: [] for name in self._collections}
+        # Ids this relay published lately: a write handed over while a sweep was already
+        # publishing the same events is not sent twice.
+        self._recently_sent: OrderedDict[str, None] = OrderedDict()
         self._wake = asyncio.Event()
 
-    def wake(self) -> None:
-        """Called after a domain write so its events leave at once instead of at the next poll."""
-        self._wake.set()
+    def notify(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        document_id: Any,
+        events: Sequence[Event],
+    ) -> None:
+        """Hand over the events of a write that has just committed, to publish them now."""
+        if events:
+            self._written[namespace_of(collection)].append(_Written(document_id, tuple(events)))
+            self._wake.set()
 
     async def run(self) -> None:
         backoff = 0.1
+        next_sweep = 0.0  # sweep at once: a predecessor may have died with events pending
         while True:
             try:
-                published = 0
-                for collection in self._collections:
-                    if await self._hold_lease(collection):
-                        published += await self._relay_round(collection)
+                for name, collection in self._collections.items():
+                    await self._publish_written(name, collection)
+                if asyncio.get_running_loop().time() >= next_sweep:
+                    for name, collection in self._collections.items():
+                        if await self._hold_lease(name):
+                            while await self._sweep(collection):
+                                pass
+                    next_sweep = asyncio.get_running_loop().time() + self._sweep_every
                 backoff = 0.1
-                if published:
-                    continue  # more may be waiting: drain before sleeping
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: keep the events, retry
@@ -125,70 +163,87 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
+            if not any(self._written.values()):
+                self._wake.clear()
+                timeout = max(next_sweep - asyncio.get_running_loop().time(), 0.01)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
     async def report_backlog(self, every_seconds: float = 5.0) -> None:
         """Keep the backlog gauge current (a count per collection, not per round)."""
         while True:
             try:
-                for collection in self._collections:
+                for collection in self._collections.values():
                     pending = await collection.count_documents({PENDING: True})
                     metrics.OUTBOX_BACKLOG.labels(collection.name).set(pending)
             except PyMongoError:
                 pass  # the database being away is /readyz's to report
             await asyncio.sleep(every_seconds)
 
-    async def _hold_lease(self, collection: AsyncCollection[dict[str, Any]]) -> bool:
-        key = f"{collection.database.name}.{collection.name}"
-        now = datetime.now(UTC)
-        held_until = self._lease_until.get(key)
-        if held_until and held_until - now > self._lease_for / 2:
-            return True  # renew only past half-life: one write per few seconds, not per round
-        until = now + self._lease_for
+    async def _publish_written(
+        self, name: str, collection: AsyncCollection[dict[str, Any]]
+    ) -> None:
+        written, self._written[name] = self._written[name], []
+        if not written:
+            return
         try:
-            await self._leases.update_one(
-                {"_id": key, "$or": [{"owner": self._owner}, {"until": {"$lt": now}}]},
-                {"$set": {"owner": self._owner, "until": until}},
-                upsert=True,
+            # One entry per document, its events in sequence order, in the order written.
+            merged: dict[Any, dict[int, Event]] = {}
+            for write in written:
+                merged.setdefault(write.document_id, {}).update(
+                    {e.sequence: e for e in write.events}
+                )
+            batch = [
+                (doc_id, unsent)
+                for doc_id, events in merged.items()
+                if (
+                    unsent := [
+                        events[s] for s in sorted(events) if events[s].id not in self._recently_sent
+                    ]
+                )
+            ]
+            await self._publish_and_clear(collection, batch)
+        except BaseException:
+            # Not sent (or not known to be): keep them for the next round, ahead of newer.
+            self._written[name] = written + self._written[name]
+            raise
+
+    async def _sweep(self, collection: AsyncCollection[dict[str, Any]]) -> bool:
+        docs = await collection.find({PENDING: True}, {"outbox": 1}, limit=self._batch).to_list()
+        batch = [
+            (
+                doc["_id"],
+                [
+                    Event.from_document(doc["outbox"][slot])
+                    for slot in sorted(doc.get("outbox") or {})
+                ],
             )
-        except DuplicateKeyError:
-            self._lease_until.pop(key, None)
-            return False  # another replica holds it
-        self._lease_until[key] = until
-        return True
+            for doc in docs
+        ]
+        await self._publish_and_clear(collection, batch)
+        return len(docs) == self._batch
 
-    def _lease_valid(self, collection: AsyncCollection[dict[str, Any]]) -> bool:
-        key = f"{collection.database.name}.{collection.name}"
-        until = self._lease_until.get(key)
-        return until is not None and until > datetime.now(UTC) + timedelta(seconds=1)
-
-    async def _relay_round(self, collection: AsyncCollection[dict[str, Any]]) -> int:
-        docs = await collection.find(
-            {PENDING: True}, {"outbox": 1, "sequence": 1}, limit=self._batch
-        ).to_list()
-        if not docs:
-            return 0
+    async def _publish_and_clear(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        batch: list[tuple[Any, list[Event]]],
+    ) -> None:
+        if not batch:
+            return
         await self._faults.reach("relay.before_publish")
-        if not self._lease_valid(collection):
-            return 0
-        # Send everything first (pipelined), then await the acks; per-aggregate order holds
-        # because one producer sends a key's events in order to one partition.
-        pending: list[tuple[dict[str, Any], list[str], asyncio.Future[Any]]] = []
-        for doc in docs:
-            slots = sorted((doc.get("outbox") or {}).keys())
-            futures = []
-            for slot in slots:
-                event = Event.from_document(doc["outbox"][slot])
-                futures.append(await self._send(event))
-            pending.append((doc, slots, asyncio.gather(*futures)))
-        await asyncio.gather(*(f for _, _, f in pending))
+        # Send everything first (pipelined), then await the acks.
+        futures = [await self._send(event) for _, events in batch for event in events]
+        await asyncio.gather(*futures)
+        for _, events in batch:
+            for event in events:
+                self._recently_sent[event.id] = None
+        while len(self._recently_sent) > RECENTLY_SENT_KEPT:
+            self._recently_sent.popitem(last=False)
         await self._faults.reach("relay.after_publish")
-        await self._mark_published(collection, [(doc, slots) for doc, slots, _ in pending])
-        return sum(len(slots) for _, slots, _ in pending)
+        for start in range(0, len(batch), WRITE_BATCH):
+            chunk = batch[start : start + WRITE_BATCH]
+            async with DOCUMENT_LOCKS.hold(namespace_of(collection), *(d for d, _ in chunk)):
+                await self._clear_sent(collection, chunk)
 
     async def _send(self, event: Event) -> asyncio.Future[Any]:
         topic = event_type(event.type).topic.physical(self._prefix)
@@ -203,32 +258,20 @@ class OutboxRelay:
         metrics.OUTBOX_PUBLISHED.labels(topic).inc()
         return future
 
-    async def _mark_published(
-        self,
-        collection: AsyncCollection[dict[str, Any]],
-        published: list[tuple[dict[str, Any], list[str]]],
-    ) -> None:
-        for start in range(0, len(published), WRITE_BATCH):
-            chunk = published[start : start + WRITE_BATCH]
-            async with DOCUMENT_LOCKS.hold(
-                namespace_of(collection), *(doc["_id"] for doc, _ in chunk)
-            ):
-                await self._clear_sent(collection, chunk)
-
     async def _clear_sent(
         self,
         collection: AsyncCollection[dict[str, Any]],
-        chunk: list[tuple[dict[str, Any], list[str]]],
+        chunk: list[tuple[Any, list[Event]]],
     ) -> None:
         # Clear the pending flag only where no newer event arrived meanwhile (the sequence
         # is unchanged); unsetting exactly the slots we sent never loses one.
         result = await collection.bulk_write(
             [
                 UpdateOne(
-                    {"_id": doc["_id"], "sequence": doc.get("sequence")},
-                    {"$unset": {f"outbox.{s}": "" for s in slots}, "$set": {PENDING: False}},
+                    {"_id": doc_id, "sequence": events[-1].sequence},
+                    {"$unset": _slots(events), "$set": {PENDING: False}},
                 )
-                for doc, slots in chunk
+                for doc_id, events in chunk
             ],
             ordered=False,
         )
@@ -236,8 +279,30 @@ class OutboxRelay:
             # Some aggregates moved on: remove what was sent, keep them pending.
             await collection.bulk_write(
                 [
-                    UpdateOne({"_id": doc["_id"]}, {"$unset": {f"outbox.{s}": "" for s in slots}})
-                    for doc, slots in chunk
+                    UpdateOne({"_id": doc_id}, {"$unset": _slots(events)})
+                    for doc_id, events in chunk
                 ],
                 ordered=False,
             )
+
+    async def _hold_lease(self, name: str) -> bool:
+        now = datetime.now(UTC)
+        held_until = self._lease_until.get(name)
+        if held_until and held_until - now > self._lease_for / 2:
+            return True  # renew only past half-life: one write per few seconds, not per round
+        until = now + self._lease_for
+        try:
+            await self._leases.update_one(
+                {"_id": name, "$or": [{"owner": self._owner}, {"until": {"$lt": now}}]},
+                {"$set": {"owner": self._owner, "until": until}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            self._lease_until.pop(name, None)
+            return False  # another replica sweeps this collection
+        self._lease_until[name] = until
+        return True
+
+
+def _slots(events: Sequence[Event]) -> dict[str, str]:
+    return {f"outbox.{_slot(e.sequence)}": "" for e in events}

@@ -29,8 +29,9 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     jwks_url: str = "http://127.0.0.1:8101/.well-known/jwks.json"
     log_level: str = "INFO"
-    # Where the relay looks for work when nothing woke it; the writer wakes it at once.
-    outbox_poll_seconds: float = 0.2
+    # How often the relay sweeps for events a crashed writer left unpublished (a writer
+    # hands its own events to the relay at once).
+    outbox_sweep_seconds: float = 5.0
     # Fault injection points for the fault tests (refused in production).
     faults: str = ""
 

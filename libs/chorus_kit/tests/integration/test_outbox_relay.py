@@ -53,7 +53,7 @@ async def running_relay(ns, mongo, *, faults: str = ""):
         leases=database["relay_leases"],
         producer=producer,
         topic_prefix=ns.topic_prefix,
-        poll_seconds=0.05,
+        sweep_seconds=0.2,
         lease_seconds=2,
         faults=FaultPoints(faults),
     )
@@ -73,15 +73,17 @@ async def test_relay_publishes_in_aggregate_order_and_clears_the_outbox(ns, mong
     await ensure_outbox_index(things)
     async with running_relay(ns, mongo) as relay:
         for n in range(20):
+            # Even aggregates hand their events to the relay; odd ones wait for its sweep.
             subject = f"agg-{n}"
-            await things.insert_one(
-                {"_id": subject, **new_document_outbox([offboarded(subject, 1)])}
-            )
+            first = offboarded(subject, 1)
+            await things.insert_one({"_id": subject, **new_document_outbox([first])})
+            if n % 2 == 0:
+                relay.notify(things, subject, [first])
             for seq in (2, 3):
-                await things.update_one(
-                    {"_id": subject}, {"$set": outbox_fields([offboarded(subject, seq)])}
-                )
-            relay.wake()
+                later = offboarded(subject, seq)
+                await things.update_one({"_id": subject}, {"$set": outbox_fields([later])})
+                if n % 2 == 0:
+                    relay.notify(things, subject, [later])
         topic = ns.topic(EMPLOYEE.name)
         records = await eventually(
             lambda: read_topic(ns.infra.bootstrap, topic),

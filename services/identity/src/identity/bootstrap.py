@@ -61,11 +61,15 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
             leases=database["relay_leases"],
             producer=producer,
             topic_prefix=settings.topic_prefix,
-            poll_seconds=settings.outbox_poll_seconds,
+            sweep_seconds=settings.outbox_sweep_seconds,
             faults=FaultPoints(settings.faults),
         )
         app.state.handlers = IdentityHandlers(
-            employees=employees, root_unit=settings.root_unit, events_written=relay.wake
+            employees=employees,
+            root_unit=settings.root_unit,
+            events_written=lambda employee_id, events: relay.notify(
+                employees.collection, employee_id, events
+            ),
         )
         try:
             async with background_tasks(relay.run, relay.report_backlog):

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from chorus_local.ferretdb_patches import PATCH_LEVEL, apply_patches
+
 KAFKA_VERSION = "3.9.1"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.1"
@@ -235,29 +237,6 @@ def _ferretdb_works(binary: Path) -> bool:
     return proc.returncode == 0
 
 
-# Two one-line fixes to FerretDB v1's SQLite backend, same results, far fewer table scans
-# (CHORUS_FERRETDB_STOCK=1 builds it unpatched). Measured on a 5,000-document collection:
-# 75 updates by _id per second stock, ~900 with both fixes.
-# 1. Lookups by `_id` use the expression `_ferretdb_sjson->'$._id'`, while the unique `_id`
-#    index is on `_ferretdb_sjson->"_id"`; SQLite uses an index only for the same
-#    expression, so every update, delete and _id lookup scanned the whole table.
-# 2. The `_id` lookup is pushed down only for a filter holding nothing but `_id`; a
-#    conditional write (`{_id, sequence: n}`) scanned the table. The handler re-applies the
-#    whole filter to what the query returns, so narrowing the query by `_id` is exact.
-_PATCHES = (
-    (
-        Path("internal/backends/sqlite/metadata/metadata.go"),
-        "IDColumn = DefaultColumn + \"->'$._id'\"",
-        'IDColumn = DefaultColumn + `->"_id"`',
-    ),
-    (
-        Path("internal/backends/sqlite/collection.go"),
-        "issues/3235\n\tif params.Filter.Len() == 1 {",
-        "issues/3235\n\tif params.Filter.Len() >= 1 {",
-    ),
-)
-
-
 def _ferretdb_patched() -> bool:
     return os.environ.get("CHORUS_FERRETDB_STOCK", "") not in ("1", "true")
 
@@ -294,12 +273,10 @@ def _build_ferretdb(target: Path, log: Log) -> str:
                 path.chmod(path.stat().st_mode | 0o200)
         (src / "build" / "version" / "version.txt").write_text(version + "\n")
         if _ferretdb_patched():
-            for relative, stock, fixed in _PATCHES:
-                source = (src / relative).read_text()
-                if stock not in source:
-                    raise InfraError(f"FerretDB {version}: {relative} is not as expected")
-                # The first occurrence: Query; a second one (Explain) only reports.
-                (src / relative).write_text(source.replace(stock, fixed, 1))
+            try:
+                apply_patches(src)
+            except ValueError as exc:
+                raise InfraError(f"FerretDB {version}: {exc}") from exc
         log(f"building FerretDB {version} (about a minute the first time) ...")
         _run(
             ["go", "build", "-o", str(target), "./cmd/ferretdb"],
@@ -314,7 +291,7 @@ def _build_ferretdb(target: Path, log: Log) -> str:
 def ensure_ferretdb_installed(tools_dir: Path, log: Log) -> Path:
     """Return the FerretDB binary, building it with the Go toolchain if missing."""
     tools_dir = tools_dir.resolve()
-    flavour = "idfix2" if _ferretdb_patched() else "stock"
+    flavour = PATCH_LEVEL if _ferretdb_patched() else "stock"
     bin_dir = tools_dir / "ferretdb" / flavour
     binary = bin_dir / "ferretdb"
     if binary.is_file():

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 EventHandler = Callable[[Event], Awaitable[None]]
+# Applies a run of consecutive events of one type at once (fewer database round trips).
+BatchEventHandler = Callable[[Sequence[Event]], Awaitable[None]]
+MAX_BATCH = 500
 
 # An unexpected exception (most likely a bug) is retried a few times, then parked with its
 # reason rather than blocking the partition forever; infrastructure errors never are.
@@ -90,11 +93,13 @@ class EventConsumer:
         topic_prefix: str = "",
         faults: FaultPoints = NO_FAULTS,
         ignore_types: Sequence[str] = (),
+        batch_handlers: Mapping[str, BatchEventHandler] | None = None,
     ) -> None:
         self._bootstrap = bootstrap
         self.group = f"{topic_prefix}{group}"
         self._topics = list(topics)
         self._handlers = dict(handlers)
+        self._batch_handlers = dict(batch_handlers or {})
         self._ignore = set(ignore_types)
         self._producer = producer
         self._source = source
@@ -156,14 +161,91 @@ class EventConsumer:
 
     async def _handle_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         assert self._consumer is not None
-        for record in records:
-            handled = await self._handle_record(tp, record)
-            if not handled:
+        position = 0
+        while position < len(records):
+            run = self._batchable_run(records, position)
+            if len(run) > 1:
+                outcome = await self._handle_batch(tp, run)
+                if outcome is None:
+                    return  # partition taken away mid-retry
+                if outcome:
+                    position += len(run)
+                    if not await self._commit(tp, run[-1][0].offset + 1):
+                        return
+                    continue
+                # The batch failed for a reason that is not transient: go one by one, so
+                # only the message that cannot be applied is parked.
+            record = records[position]
+            if not await self._handle_record(tp, record):
                 return  # partition taken away mid-retry: its new owner takes over from here
+            position += 1
+            if not await self._commit(tp, record.offset + 1):
+                return
+
+    async def _commit(self, tp: TopicPartition, offset: int) -> bool:
+        assert self._consumer is not None
+        try:
+            await self._consumer.commit({tp: offset})
+        except CommitFailedError:
+            return False  # rebalanced: redelivered to the new owner, handlers are idempotent
+        return True
+
+    def _batchable_run(
+        self, records: list[ConsumerRecord], start: int
+    ) -> list[tuple[ConsumerRecord, Event]]:
+        """Consecutive well-formed records of one batch-handled type, from `start`."""
+        run: list[tuple[ConsumerRecord, Event]] = []
+        for record in records[start : start + MAX_BATCH]:
             try:
-                await self._consumer.commit({tp: record.offset + 1})
-            except CommitFailedError:
-                return  # rebalanced: redelivered to the new owner, handlers are idempotent
+                event = Event.from_kafka(record.key, record.value, list(record.headers or ()))
+            except (MalformedEvent, UnknownEventType):
+                break
+            if event.type not in self._batch_handlers or (run and event.type != run[0][1].type):
+                break
+            run.append((record, event))
+        return run
+
+    async def _handle_batch(
+        self, tp: TopicPartition, run: list[tuple[ConsumerRecord, Event]]
+    ) -> bool | None:
+        """True once applied; False to retry one by one; None if the partition was revoked."""
+        events = [event for _, event in run]
+        handler = self._batch_handlers[events[0].type]
+        backoff = 0.05
+        while self._still_assigned(tp):
+            links = [
+                trace.Link(
+                    trace.get_current_span(
+                        extract({"traceparent": e.traceparent})
+                    ).get_span_context()
+                )
+                for e in events
+                if e.traceparent
+            ]
+            try:
+                with tracer.start_as_current_span(
+                    f"consume {events[0].type} x{len(events)}",
+                    kind=trace.SpanKind.CONSUMER,
+                    links=links,
+                ):
+                    await handler(events)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    return False
+                metrics.CONSUMER_RETRIES.labels(self.group).inc()
+                log.warning(
+                    "batch handler failed; retrying",
+                    extra={"group": self.group, "error": type(exc).__name__},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            metrics.CONSUMER_HANDLED.labels(self.group, events[0].type, "applied").inc(len(events))
+            await self._faults.reach("consumer.after_apply")
+            return True
+        return None
 
     async def _handle_record(self, tp: TopicPartition, record: ConsumerRecord) -> bool:
         """True once the record is applied or parked; False if the partition was revoked."""
@@ -207,6 +289,12 @@ class EventConsumer:
         except UnknownEventType as exc:
             raise _Parked("unknown-type", f"no such event type: {str(exc)[:200]}") from exc
         handler = self._handlers.get(event.type)
+        if handler is None and event.type in self._batch_handlers:
+            batch = self._batch_handlers[event.type]
+
+            async def handler(one: Event) -> None:
+                await batch([one])
+
         if handler is None:
             if event.type in self._ignore:
                 metrics.CONSUMER_HANDLED.labels(self.group, event.type, "ignored").inc()

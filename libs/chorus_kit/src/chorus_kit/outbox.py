@@ -28,7 +28,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.propagate import extract
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 PENDING = "outbox_pending"
-# FerretDB v1 (SQLite) hangs on write batches of 100 statements or more: stay well below.
-WRITE_BATCH = 50
+# Documents cleared per statement (FerretDB v1 hangs on batches of 100 statements or more,
+# so several statements per request would have to stay below that; one `$in` is fine).
+WRITE_BATCH = 200
 RECENTLY_SENT_KEPT = 20_000
 
 
@@ -263,27 +264,21 @@ class OutboxRelay:
         collection: AsyncCollection[dict[str, Any]],
         chunk: list[tuple[Any, list[Event]]],
     ) -> None:
-        # Clear the pending flag only where no newer event arrived meanwhile (the sequence
-        # is unchanged); unsetting exactly the slots we sent never loses one.
-        result = await collection.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": doc_id, "sequence": events[-1].sequence},
-                    {"$unset": _slots(events), "$set": {PENDING: False}},
-                )
-                for doc_id, events in chunk
-            ],
-            ordered=False,
-        )
-        if result.matched_count < len(chunk):
-            # Some aggregates moved on: remove what was sent, keep them pending.
-            await collection.bulk_write(
-                [
-                    UpdateOne({"_id": doc_id}, {"$unset": _slots(events)})
-                    for doc_id, events in chunk
-                ],
-                ordered=False,
+        # Documents that received the same event sequences are cleared in one statement.
+        # The pending flag is cleared only where no newer event arrived meanwhile (the
+        # sequence is unchanged); unsetting exactly the slots sent never loses an event.
+        groups: dict[tuple[int, ...], list[Any]] = {}
+        for doc_id, events in chunk:
+            groups.setdefault(tuple(e.sequence for e in events), []).append(doc_id)
+        for sequences, ids in groups.items():
+            slots = {f"outbox.{_slot(seq)}": "" for seq in sequences}
+            result = await collection.update_many(
+                {"_id": {"$in": ids}, "sequence": sequences[-1]},
+                {"$unset": slots, "$set": {PENDING: False}},
             )
+            if result.matched_count < len(ids):
+                # Some aggregates moved on: remove what was sent, keep them pending.
+                await collection.update_many({"_id": {"$in": ids}}, {"$unset": slots})
 
     async def _hold_lease(self, name: str) -> bool:
         now = datetime.now(UTC)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from access.adapters.mongo_store import EmploymentView
 from access.domain import employment
 from chorus_kit.auth import Principal
-from chorus_kit.consumer import EventHandler
+from chorus_kit.consumer import BatchEventHandler
 from chorus_kit.errors import Forbidden
 from chorus_kit.events import Event
 from chorus_kit.events.catalogue import EMPLOYEE_HIRED, EMPLOYEE_OFFBOARDED
@@ -21,24 +21,21 @@ class AccessHandlers:
     employment: EmploymentView
     root_unit: str
 
-    async def record_hire(self, event: Event) -> None:
-        await self.employment.apply(
-            employee_id=event.subject,
-            sequence=event.sequence,
-            update=employment.hired_update(event),
+    async def record_hires(self, events: Sequence[Event]) -> None:
+        await self.employment.apply_many(
+            [(e.subject, e.sequence, employment.hired_update(e)) for e in events]
         )
 
-    async def record_offboarding(self, event: Event) -> None:
-        await self.employment.apply(
-            employee_id=event.subject,
-            sequence=event.sequence,
-            update=employment.offboarded_update(event),
+    async def record_offboardings(self, events: Sequence[Event]) -> None:
+        await self.employment.apply_many(
+            [(e.subject, e.sequence, employment.offboarded_update(e)) for e in events]
         )
 
-    def event_handlers(self) -> Mapping[str, EventHandler]:
+    def event_handlers(self) -> Mapping[str, BatchEventHandler]:
+        """Consumed event type -> handler (each takes a run of events of its type)."""
         return {
-            EMPLOYEE_HIRED.type: self.record_hire,
-            EMPLOYEE_OFFBOARDED.type: self.record_offboarding,
+            EMPLOYEE_HIRED.type: self.record_hires,
+            EMPLOYEE_OFFBOARDED.type: self.record_offboardings,
         }
 
     async def get_employment(self, employee_id: str, *, by: Principal) -> dict[str, Any]:

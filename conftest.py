@@ -93,7 +93,6 @@ def schema_watch(infra: Infra) -> Iterator[SchemaWatch]:
     watch.start()
     yield watch
     failures = watch.finish()
-    assert watch.seen > 0 or os.environ.get("CHORUS_TEST_SUBSET"), "schema watch saw nothing"
     assert not failures, "messages that violate their schema:\n" + "\n".join(failures[:20])
 
 

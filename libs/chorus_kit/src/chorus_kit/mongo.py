@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Hashable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pymongo import AsyncMongoClient, UpdateOne
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -115,31 +115,29 @@ async def apply_many_in_order(
     applied = 0
     for run in _runs_without_repeats(effects):
         inserts: list[MongoDocument] = []
-        updates: list[UpdateOne] = []
+        later: list[ViewEffect] = []
         for aggregate_id, sequence, update in run:
-            update = {**update, "$set": {**update.get("$set", {}), "last_sequence": sequence}}
-            first = _as_new_document(aggregate_id, update) if sequence == 1 else None
+            with_sequence = {
+                **update,
+                "$set": {**update.get("$set", {}), "last_sequence": sequence},
+            }
+            first = _as_new_document(aggregate_id, with_sequence) if sequence == 1 else None
             if first is not None:
                 inserts.append(first)
             else:
-                updates.append(
-                    UpdateOne(
-                        {"_id": aggregate_id, "last_sequence": {"$lt": sequence}},
-                        update,
-                        upsert=True,
-                    )
-                )
+                later.append((aggregate_id, sequence, update))
         if inserts:
             try:
                 applied += len((await collection.insert_many(inserts, ordered=False)).inserted_ids)
             except BulkWriteError as exc:
                 applied += _count_applied(exc, "nInserted")
-        for start in range(0, len(updates), 50):  # FerretDB v1 hangs at 100 statements
-            try:
-                result = await collection.bulk_write(updates[start : start + 50], ordered=False)
-                applied += result.upserted_count + result.modified_count
-            except BulkWriteError as exc:
-                applied += _count_applied(exc, "nUpserted") + exc.details.get("nModified", 0)
+        # Later events one statement each, concurrently (a run holds each aggregate once).
+        # Not bulk_write: against FerretDB v1 a bulk of upserts that hits a duplicate `_id`
+        # answers without `nModified`, and PyMongo fails merging the result.
+        outcomes = await asyncio.gather(
+            *(apply_in_order(collection, aggregate_id=a, sequence=n, update=u) for a, n, u in later)
+        )
+        applied += sum(outcomes)
     return applied
 
 

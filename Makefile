@@ -52,5 +52,5 @@ bench-backbone: deps ## Benchmark: raw Kafka, raw DB writes, and the outbox→Ka
 	$(UV) run python -m bench.backbone
 
 .PHONY: clean
-clean: down ## Stop everything and delete local state (var/local, var/test-infra)
-	rm -rf var/local var/test-infra
+clean: down ## Stop everything and delete local state (var/local and leftovers of test and benchmark runs)
+	rm -rf var/local var/test-infra-* var/bench-*

@@ -9,7 +9,7 @@ own database names and topic prefix, so tests never see each other's data.
 from __future__ import annotations
 
 import os
-import socket
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 
 from chorus_kit.auth import SigningKey, load_or_create_dev_key
 from chorus_kit.events.identity import Role, RoleAssignment
-from chorus_local.infra import FerretDB, InfraLayout, KafkaBroker
+from chorus_local.infra import FerretDB, InfraLayout, KafkaBroker, free_port
 from chorus_local.services import SERVICES, ServiceProcess
 from tests.support.schema_watch import SchemaWatch
 
@@ -33,12 +33,6 @@ class Infra:
     mongo_uri: str
     kafka: KafkaBroker | None = None  # set when this session owns the broker (fault tests)
     ferretdb: FerretDB | None = None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _docker_engine_answers() -> bool:
@@ -68,13 +62,7 @@ def infra() -> Iterator[Infra]:
         ):
             yield Infra(kafka.get_bootstrap_server(), mongo.get_connection_url())
         return
-    layout = InfraLayout(
-        root=REPO / "var" / "test-infra" / f"run-{os.getpid()}",
-        tools_dir=REPO / "var" / "tools",
-        kafka_port=_free_port(),
-        kafka_controller_port=_free_port(),
-        mongo_port=_free_port(),
-    )
+    layout = InfraLayout.ephemeral(REPO, "test-infra")
     kafka = KafkaBroker(layout, print)
     ferretdb = FerretDB(layout, print)
     ferretdb.start()
@@ -84,6 +72,7 @@ def infra() -> Iterator[Infra]:
     finally:
         kafka.stop()
         ferretdb.stop()
+        shutil.rmtree(layout.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -133,7 +122,7 @@ class Namespace:
         identity = next((s for s in self.services if s.spec.name == "identity"), None)
         jwks = f"{identity.url}/.well-known/jwks.json" if identity else "http://127.0.0.1:9/"
         process = ServiceProcess(
-            type(spec)(spec.name, _free_port()),
+            type(spec)(spec.name, free_port()),
             self.tmp / "services",
             {
                 "CHORUS_ENVIRONMENT": "test",

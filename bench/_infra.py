@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,12 +11,6 @@ from pathlib import Path
 from chorus_local.infra import FerretDB, InfraLayout, KafkaBroker
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -27,13 +21,7 @@ def bench_infra() -> Iterator[tuple[str, str]]:
     if bootstrap and mongo_uri:
         yield bootstrap, mongo_uri
         return
-    layout = InfraLayout(
-        root=REPO / "var" / "bench" / f"run-{os.getpid()}",
-        tools_dir=REPO / "var" / "tools",
-        kafka_port=_free_port(),
-        kafka_controller_port=_free_port(),
-        mongo_port=_free_port(),
-    )
+    layout = InfraLayout.ephemeral(REPO, "bench")
     log = lambda message: print(f"# {message}", flush=True)  # noqa: E731
     kafka, ferretdb = KafkaBroker(layout, log), FerretDB(layout, log)
     ferretdb.start()
@@ -43,3 +31,4 @@ def bench_infra() -> Iterator[tuple[str, str]]:
     finally:
         kafka.stop()
         ferretdb.stop()
+        shutil.rmtree(layout.root, ignore_errors=True)

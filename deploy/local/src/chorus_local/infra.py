@@ -56,6 +56,24 @@ class InfraLayout:
         repo = repo.resolve()
         return cls(root=repo / "var" / "local", tools_dir=repo / "var" / "tools")
 
+    @classmethod
+    def ephemeral(cls, repo: Path, name: str) -> InfraLayout:
+        """A throwaway layout on free ports (tests, benchmarks): state in var/<name>-<pid>."""
+        repo = repo.resolve()
+        return cls(
+            root=repo / "var" / f"{name}-{os.getpid()}",
+            tools_dir=repo / "var" / "tools",
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            mongo_port=free_port(),
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
 
 @dataclass(frozen=True)
 class ServiceStatus:

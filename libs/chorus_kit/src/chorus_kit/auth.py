@@ -56,7 +56,8 @@ class RevocationList:
 
     def __init__(self) -> None:
         self._not_before: dict[str, datetime] = {}
-        self.caught_up = True  # becomes a real flag once the revocation reader exists
+        # False while a RevocationReader is still reading the topic from the start.
+        self.caught_up = True
 
     def revoke(self, sub: str, *, issued_before: datetime) -> None:
         current = self._not_before.get(sub)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from chorus_kit.settings import ServiceSettings
@@ -59,6 +60,15 @@ DOCUMENT_LOCKS = DocumentLocks()
 
 def namespace_of(collection: AsyncCollection[MongoDocument]) -> str:
     return f"{collection.database.name}.{collection.name}"
+
+
+def database_reachable(database: AsyncDatabase[MongoDocument]) -> Callable[[], Awaitable[None]]:
+    """A readiness check: the service's database answers a ping."""
+
+    async def ping() -> None:
+        await database.command("ping")
+
+    return ping
 
 
 def create_client(settings: ServiceSettings) -> AsyncMongoClient[MongoDocument]:

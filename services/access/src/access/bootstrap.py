@@ -15,7 +15,8 @@ from access.settings import AccessSettings
 from chorus_kit.auth import JwksCache, RevocationList, TokenVerifier
 from chorus_kit.events.catalogue import ACCOUNT, GRANT, OFFBOARDING, REVIEW, VAULT
 from chorus_kit.kafka import create_producer, ensure_topics
-from chorus_kit.mongo import create_client
+from chorus_kit.mongo import create_client, database_reachable
+from chorus_kit.revocations import RevocationReader, revocations_caught_up
 from chorus_kit.telemetry import configure_logging, configure_tracing
 from chorus_kit.web import background_tasks, create_app
 
@@ -28,6 +29,7 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
     configure_tracing(settings.service_name)
     mongo = create_client(settings)
     database = mongo[settings.database]
+    revocations = RevocationList()
     handlers = AccessHandlers(employment=EmploymentView(database), root_unit=settings.root_unit)
 
     @asynccontextmanager
@@ -37,17 +39,26 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
         await producer.start()
         consumer = employee_events_consumer(settings, handlers, producer)
         try:
-            async with background_tasks(consumer.run):
+            reader = RevocationReader(
+                bootstrap=settings.kafka_bootstrap,
+                revocations=revocations,
+                topic_prefix=settings.topic_prefix,
+            )
+            async with background_tasks(consumer.run, reader.run):
                 yield
         finally:
             await producer.stop()
             await mongo.close()
 
-    async def database_reachable() -> None:
-        await database.command("ping")
-
-    app = create_app(title="Chorus access", lifespan=lifespan, readiness=[database_reachable])
+    app = create_app(
+        title="Chorus access",
+        lifespan=lifespan,
+        readiness=[
+            database_reachable(database),
+            revocations_caught_up(revocations),
+        ],
+    )
     app.state.handlers = handlers
-    app.state.verifier = TokenVerifier(JwksCache(settings.jwks_url), RevocationList())
+    app.state.verifier = TokenVerifier(JwksCache(settings.jwks_url), revocations)
     app.include_router(router)
     return app

@@ -20,8 +20,9 @@ from chorus_kit.auth import (
 from chorus_kit.events.catalogue import EMPLOYEE, IDENTITY_AUDIT, ORG_UNIT, POLICY, SESSION
 from chorus_kit.faults import FaultPoints
 from chorus_kit.kafka import create_producer, ensure_topics
-from chorus_kit.mongo import create_client
+from chorus_kit.mongo import create_client, database_reachable
 from chorus_kit.outbox import OutboxRelay
+from chorus_kit.revocations import RevocationReader, revocations_caught_up
 from chorus_kit.telemetry import configure_logging, configure_tracing
 from chorus_kit.web import background_tasks, create_app
 from identity.adapters.mongo_store import EmployeeStore
@@ -49,6 +50,7 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
     database = mongo[settings.database]
     employees = EmployeeStore(database)
     key = signing_key(settings)
+    revocations = RevocationList()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,18 +74,27 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
             ),
         )
         try:
-            async with background_tasks(relay.run, relay.report_backlog):
+            reader = RevocationReader(
+                bootstrap=settings.kafka_bootstrap,
+                revocations=revocations,
+                topic_prefix=settings.topic_prefix,
+            )
+            async with background_tasks(relay.run, relay.report_backlog, reader.run):
                 yield
         finally:
             await producer.stop()
             await mongo.close()
 
-    async def database_reachable() -> None:
-        await database.command("ping")
-
-    app = create_app(title="Chorus identity", lifespan=lifespan, readiness=[database_reachable])
+    app = create_app(
+        title="Chorus identity",
+        lifespan=lifespan,
+        readiness=[
+            database_reachable(database),
+            revocations_caught_up(revocations),
+        ],
+    )
     app.state.signing_key = key
     # Identity verifies its own tokens from its own key, never over HTTP to itself.
-    app.state.verifier = TokenVerifier(StaticKeys([key.public_jwk()]), RevocationList())
+    app.state.verifier = TokenVerifier(StaticKeys([key.public_jwk()]), revocations)
     app.include_router(router)
     return app

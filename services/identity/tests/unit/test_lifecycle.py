@@ -31,9 +31,11 @@ def test_hiring_raises_hired_with_the_manager_chain() -> None:
 
 def test_offboarding_raises_offboarded_once() -> None:
     left = offboard(new_hire(), reason="resigned")
-    assert left.status is EmploymentStatus.OFFBOARDED and left.sequence == 2
-    (event,) = left.pending_events
-    assert event.type == "chorus.identity.employee.offboarded" and event.sequence == 2
+    assert left.status is EmploymentStatus.OFFBOARDED and left.sequence == 3
+    offboarded, revoked = left.pending_events
+    assert offboarded.type == "chorus.identity.employee.offboarded" and offboarded.sequence == 2
+    assert revoked.type == "chorus.identity.session.revoked" and revoked.sequence == 3
+    assert revoked.data["revoked_before"] == offboarded.data["offboarded_at"]
     with pytest.raises(Conflict) as caught:
         offboard(left, reason="again")
     assert caught.value.code == "already_offboarded"

@@ -84,7 +84,6 @@ SESSION = Topic(
     3,
     "Session revocations, compacted, key = person; every verifier reads it from the start.",
     compacted=True,
-    planned=("revoked",),
 )
 IDENTITY_AUDIT = Topic(
     "chorus.identity.audit.v1", 3, "Privileged actions, for SIEMs.", planned=("recorded",)
@@ -144,12 +143,14 @@ EMPLOYEE_HIRED = EventType("chorus.identity.employee.hired", EMPLOYEE, identity.
 EMPLOYEE_OFFBOARDED = EventType(
     "chorus.identity.employee.offboarded", EMPLOYEE, identity.EmployeeOffboarded
 )
+SESSIONS_REVOKED = EventType("chorus.identity.session.revoked", SESSION, identity.SessionsRevoked)
 MESSAGE_DEAD_LETTERED = EventType(
     "chorus.platform.alert.dead_lettered", PLATFORM_ALERT, platform.MessageDeadLettered
 )
 
 CATALOGUE: dict[str, EventType] = {
-    e.type: e for e in (EMPLOYEE_HIRED, EMPLOYEE_OFFBOARDED, MESSAGE_DEAD_LETTERED)
+    e.type: e
+    for e in (EMPLOYEE_HIRED, EMPLOYEE_OFFBOARDED, SESSIONS_REVOKED, MESSAGE_DEAD_LETTERED)
 }
 
 

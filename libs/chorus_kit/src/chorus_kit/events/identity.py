@@ -58,3 +58,13 @@ class EmployeeOffboarded(EmployeeSnapshot):
 
     offboarded_at: datetime
     reason: str = Field(max_length=500)
+
+
+class SessionsRevoked(BaseModel):
+    """`chorus.identity.session.revoked`: every token issued to the person before
+    `revoked_before` must be refused from now on. Compacted, keyed by person."""
+
+    model_config = ConfigDict(extra="forbid")
+    person_id: str = Field(min_length=1)
+    revoked_before: datetime
+    reason: str = Field(max_length=200)

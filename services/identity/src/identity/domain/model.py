@@ -14,6 +14,7 @@ from chorus_kit.events.identity import (
     EmployeeSnapshot,
     EmploymentStatus,
     RoleAssignment,
+    SessionsRevoked,
 )
 from identity.domain.commands import HireEmployee
 
@@ -87,11 +88,19 @@ def offboard(employee: Employee, *, reason: str, at: datetime | None = None) -> 
         offboard_reason=reason,
         sequence=employee.sequence + 1,
     )
-    event = new_event(
+    offboarded = new_event(
         "chorus.identity.employee.offboarded",
         source=SOURCE,
         subject=employee.id,
         sequence=left.sequence,
         data=EmployeeOffboarded(**left.snapshot(), offboarded_at=when, reason=reason),
     )
-    return replace(left, pending_events=(event,))
+    # Leaving ends every session at once: verifiers refuse tokens issued before now.
+    sessions_revoked = new_event(
+        "chorus.identity.session.revoked",
+        source=SOURCE,
+        subject=employee.id,
+        sequence=left.sequence + 1,
+        data=SessionsRevoked(person_id=employee.id, revoked_before=when, reason="offboarded"),
+    )
+    return replace(left, sequence=left.sequence + 1, pending_events=(offboarded, sessions_revoked))

@@ -130,7 +130,7 @@ async def backbone(
     relay = OutboxRelay(
         collections=[aggregates],
         leases=db["relay_leases"],
-        producer=producer,
+        producer_factory=lambda: create_producer(bootstrap, client_id="bench-relay"),
         topic_prefix=prefix,
     )
     latencies: list[float] = []

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 
 import jsonschema
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from chorus_kit.events.catalogue import published_schema
 
@@ -69,7 +71,8 @@ class SchemaWatch:
 
     def finish(self, drain_seconds: float = 30) -> list[str]:
         """Read up to each topic's current end, then stop; returns the failures."""
-        assert self._loop is not None
+        if self._loop is None or self._loop.is_closed():
+            return [*self.failures, "the schema watch stopped during the session"]
         future = asyncio.run_coroutine_threadsafe(self._drain(drain_seconds), self._loop)
         self.failures += future.result(drain_seconds + 15)
         self._stop.set()
@@ -81,20 +84,29 @@ class SchemaWatch:
 
     async def _consume(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # No consumer group (nothing to coordinate, so nothing to break when the fault
+        # tests stop the broker): it assigns itself every matching partition, re-listing
+        # topics every second so per-test topics are picked up.
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
-            group_id=f"schema-watch-{time.time_ns()}",
-            auto_offset_reset="earliest",
+            group_id=None,
             enable_auto_commit=False,
-            metadata_max_age_ms=1000,  # new per-test topics are picked up within a second
+            auto_offset_reset="earliest",
         )
         await consumer.start()
-        consumer.subscribe(pattern=TOPIC_PATTERN)
         self._consumer = consumer
-        self._ready.set()
+        next_listing = 0.0
         try:
             while not self._stop.is_set():
-                batches = await consumer.getmany(timeout_ms=200)
+                try:
+                    if time.monotonic() >= next_listing:
+                        await self._assign_matching(consumer)
+                        next_listing = time.monotonic() + 1.0
+                        self._ready.set()
+                    batches = await consumer.getmany(timeout_ms=200)
+                except KafkaError:
+                    await asyncio.sleep(0.5)  # the broker is away (fault tests): keep going
+                    continue
                 for tp, records in batches.items():
                     for record in records:
                         self._check(
@@ -107,6 +119,21 @@ class SchemaWatch:
                         self._positions[tp] = record.offset + 1
         finally:
             await consumer.stop()
+
+    async def _assign_matching(self, consumer: AIOKafkaConsumer) -> None:
+        await consumer._client.force_metadata_update()  # noqa: SLF001
+        cluster = consumer._client.cluster  # noqa: SLF001
+        wanted = {
+            TopicPartition(topic, partition)
+            for topic in cluster.topics()
+            if re.match(TOPIC_PATTERN, topic)
+            for partition in (cluster.partitions_for_topic(topic) or ())
+        }
+        if wanted <= consumer.assignment():
+            return
+        consumer.assign(list(wanted))
+        for tp in wanted:  # keep the place in partitions already being read
+            consumer.seek(tp, self._positions.get(tp, 0))
 
     def _check(
         self,
@@ -129,7 +156,7 @@ class SchemaWatch:
         assert self._consumer is not None
         consumer = self._consumer
         deadline = time.monotonic() + seconds
-        await asyncio.sleep(1.5)  # one metadata refresh, so the last tests' topics are known
+        await asyncio.sleep(1.2)  # one more topic listing: the last tests' topics too
         while time.monotonic() < deadline:
             assigned = list(consumer.assignment())
             ends = await consumer.end_offsets(assigned) if assigned else {}

@@ -10,7 +10,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from chorus_kit.settings import ServiceSettings
 
@@ -108,6 +108,12 @@ async def apply_in_order(
     except DuplicateKeyError:
         return False
     return result.modified_count == 1 or result.upserted_id is not None
+
+
+def is_duplicate_key(exc: OperationFailure) -> bool:
+    """A unique index refused the write. MongoDB says 11000; FerretDB v1 says so on
+    inserts but reports an update's violation as an InternalError naming SQLite's UNIQUE."""
+    return exc.code == DUPLICATE_KEY or "UNIQUE constraint failed" in str(exc)
 
 
 ViewEffect = tuple[str, int, dict[str, Any]]  # (aggregate id, event sequence, update)

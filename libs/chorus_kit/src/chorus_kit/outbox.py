@@ -20,7 +20,7 @@ import os
 import socket
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -107,7 +107,7 @@ class OutboxRelay:
         *,
         collections: Sequence[AsyncCollection[dict[str, Any]]],
         leases: AsyncCollection[dict[str, Any]],
-        producer: AIOKafkaProducer,
+        producer_factory: Callable[[], AIOKafkaProducer],
         topic_prefix: str = "",
         sweep_seconds: float = 5.0,
         lease_seconds: float = 15.0,
@@ -116,7 +116,8 @@ class OutboxRelay:
     ) -> None:
         self._collections = {namespace_of(c): c for c in collections}
         self._leases = leases
-        self._producer = producer
+        self._new_producer = producer_factory
+        self._producer: AIOKafkaProducer | None = None
         self._prefix = topic_prefix
         self._sweep_every = sweep_seconds
         self._lease_for = timedelta(seconds=lease_seconds)
@@ -142,6 +143,13 @@ class OutboxRelay:
             self._wake.set()
 
     async def run(self) -> None:
+        try:
+            await self._relay_forever()
+        finally:
+            if self._producer is not None:
+                await self._producer.stop()
+
+    async def _relay_forever(self) -> None:
         backoff = 0.1
         next_sweep = 0.0  # sweep at once: a predecessor may have died with events pending
         while True:
@@ -161,6 +169,10 @@ class OutboxRelay:
                 kind = "database" if isinstance(exc, PyMongoError) else type(exc).__name__
                 metrics.OUTBOX_RELAY_ERRORS.labels(kind).inc()
                 log.warning("outbox relay round failed; retrying", extra={"error": repr(exc)})
+                if not isinstance(exc, PyMongoError):
+                    # An idempotent producer that failed a send can be left unusable (e.g.
+                    # OutOfOrderSequenceNumber after a leader change): start a fresh one.
+                    await self._discard_producer()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -246,6 +258,24 @@ class OutboxRelay:
             async with DOCUMENT_LOCKS.hold(namespace_of(collection), *(d for d, _ in chunk)):
                 await self._clear_sent(collection, chunk)
 
+    async def _discard_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def _ready_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._new_producer()
+            try:
+                await producer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
     async def _send(self, event: Event) -> asyncio.Future[Any]:
         topic = event_type(event.type).topic.physical(self._prefix)
         key, value, headers = event.to_kafka()
@@ -253,7 +283,8 @@ class OutboxRelay:
         with tracer.start_as_current_span(
             f"publish {event.type}", context=context, kind=trace.SpanKind.PRODUCER
         ):
-            future: asyncio.Future[Any] = await self._producer.send(
+            producer = await self._ready_producer()
+            future: asyncio.Future[Any] = await producer.send(
                 topic, value=value, key=key, headers=headers
             )
         metrics.OUTBOX_PUBLISHED.labels(topic).inc()

@@ -46,12 +46,10 @@ def offboarded(subject: str, sequence: int) -> Event:
 @contextlib.asynccontextmanager
 async def running_relay(ns, mongo, *, faults: str = ""):
     database = mongo[ns.database("kit")]
-    producer = create_producer(ns.infra.bootstrap, client_id="test-relay")
-    await producer.start()
     relay = OutboxRelay(
         collections=[database["things"]],
         leases=database["relay_leases"],
-        producer=producer,
+        producer_factory=lambda: create_producer(ns.infra.bootstrap, client_id="test-relay"),
         topic_prefix=ns.topic_prefix,
         sweep_seconds=0.2,
         lease_seconds=2,
@@ -64,7 +62,6 @@ async def running_relay(ns, mongo, *, faults: str = ""):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await producer.stop()
 
 
 async def test_relay_publishes_in_aggregate_order_and_clears_the_outbox(ns, mongo) -> None:

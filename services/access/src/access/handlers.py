@@ -12,7 +12,6 @@ from chorus_kit.auth import Principal
 from chorus_kit.consumer import BatchEventHandler
 from chorus_kit.errors import Forbidden
 from chorus_kit.events import Event
-from chorus_kit.events.catalogue import EMPLOYEE_HIRED, EMPLOYEE_OFFBOARDED
 from chorus_kit.events.identity import Role
 
 
@@ -21,22 +20,14 @@ class AccessHandlers:
     employment: EmploymentView
     root_unit: str
 
-    async def record_hires(self, events: Sequence[Event]) -> None:
+    async def record_employment_changes(self, events: Sequence[Event]) -> None:
         await self.employment.apply_many(
-            [(e.subject, e.sequence, employment.hired_update(e)) for e in events]
-        )
-
-    async def record_offboardings(self, events: Sequence[Event]) -> None:
-        await self.employment.apply_many(
-            [(e.subject, e.sequence, employment.offboarded_update(e)) for e in events]
+            [(e.subject, e.sequence, employment.view_update(e)) for e in events]
         )
 
     def event_handlers(self) -> Mapping[str, BatchEventHandler]:
         """Consumed event type -> handler (each takes a run of events of its type)."""
-        return {
-            EMPLOYEE_HIRED.type: self.record_hires,
-            EMPLOYEE_OFFBOARDED.type: self.record_offboardings,
-        }
+        return {kind: self.record_employment_changes for kind in employment.VIEW_UPDATES}
 
     async def get_employment(self, employee_id: str, *, by: Principal) -> dict[str, Any]:
         record = await self.employment.get(employee_id)

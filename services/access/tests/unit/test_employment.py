@@ -40,3 +40,29 @@ def test_hire_then_leave() -> None:
     )
     update = offboarded_update(left)
     assert update["$set"]["employed_until"] == end and update["$set"]["manager_chain"] == ["m1"]
+
+
+def test_every_employee_event_type_updates_the_view() -> None:
+    from access.domain.employment import VIEW_UPDATES, view_update
+    from chorus_kit.events.identity import EmployeeMoved
+
+    moved = new_event(
+        "chorus.identity.employee.moved",
+        source="/t",
+        subject="e1",
+        sequence=3,
+        data=EmployeeMoved(
+            **{**PERSON, "unit_id": "u2"}, status=EmploymentStatus.SUSPENDED, previous_unit_id="u1"
+        ),
+    )
+    update = view_update(moved)
+    assert update["$set"]["unit_id"] == "u2" and update["$set"]["status"] == "suspended"
+    assert {t.rsplit(".", 1)[1] for t in VIEW_UPDATES} == {
+        "hired",
+        "rehired",
+        "offboarded",
+        "suspended",
+        "reinstated",
+        "moved",
+        "role_changed",
+    }

@@ -56,12 +56,12 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await employees.prepare()
         await ensure_topics(settings.kafka_bootstrap, IDENTITY_TOPICS, prefix=settings.topic_prefix)
-        producer = create_producer(settings.kafka_bootstrap, client_id="identity-relay")
-        await producer.start()
         relay = OutboxRelay(
             collections=[employees.collection],
             leases=database["relay_leases"],
-            producer=producer,
+            producer_factory=lambda: create_producer(
+                settings.kafka_bootstrap, client_id="identity-relay"
+            ),
             topic_prefix=settings.topic_prefix,
             sweep_seconds=settings.outbox_sweep_seconds,
             faults=FaultPoints(settings.faults),
@@ -82,7 +82,6 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
             async with background_tasks(relay.run, relay.report_backlog, reader.run):
                 yield
         finally:
-            await producer.stop()
             await mongo.close()
 
     app = create_app(

@@ -3,9 +3,17 @@
 import pytest
 
 from chorus_kit.errors import Conflict
-from chorus_kit.events.identity import EmploymentStatus
+from chorus_kit.events.identity import EmploymentStatus, Role, RoleAssignment
 from identity.domain.commands import HireEmployee
-from identity.domain.model import hire, offboard
+from identity.domain.model import (
+    change_roles,
+    hire,
+    move,
+    offboard,
+    rehire,
+    reinstate,
+    suspend,
+)
 
 
 def new_hire():
@@ -39,3 +47,66 @@ def test_offboarding_raises_offboarded_once() -> None:
     with pytest.raises(Conflict) as caught:
         offboard(left, reason="again")
     assert caught.value.code == "already_offboarded"
+
+
+def test_suspension_ends_sessions_and_reinstatement_reactivates() -> None:
+    paused = suspend(new_hire(), reason="investigation")
+    assert paused.status is EmploymentStatus.SUSPENDED
+    assert [e.type for e in paused.pending_events] == [
+        "chorus.identity.employee.suspended",
+        "chorus.identity.session.revoked",
+    ]
+    back = reinstate(paused)
+    assert back.status is EmploymentStatus.ACTIVE and back.sequence == paused.sequence + 1
+
+
+@pytest.mark.parametrize(
+    ("transition", "code"),
+    [
+        (lambda e: reinstate(e), "not_suspended"),
+        (lambda e: suspend(suspend(e, reason="x"), reason="x"), "not_active"),
+        (
+            lambda e: rehire(e, unit_id="u", manager_id=None, manager_chain=(), roles=()),
+            "not_offboarded",
+        ),
+        (
+            lambda e: move(
+                offboard(e, reason="x"), unit_id="u2", manager_id=None, manager_chain=()
+            ),
+            "not_employed",
+        ),
+        (
+            lambda e: move(
+                e, unit_id=e.unit_id, manager_id=e.manager_id, manager_chain=e.manager_chain
+            ),
+            "nothing_to_change",
+        ),
+        (lambda e: change_roles(e, roles=e.roles), "nothing_to_change"),
+        (
+            lambda e: move(e, unit_id="u2", manager_id="x", manager_chain=("x", e.id)),
+            "manager_cycle",
+        ),
+    ],
+)
+def test_illegal_transitions_are_conflicts_with_a_code(transition, code) -> None:
+    with pytest.raises(Conflict) as caught:
+        transition(new_hire())
+    assert caught.value.code == code
+
+
+def test_move_records_where_from_and_rehire_starts_a_new_employment() -> None:
+    moved = move(new_hire(), unit_id="air", manager_id="m9", manager_chain=("m9",))
+    (event,) = moved.pending_events
+    assert event.data["previous_unit_id"] == "navy" and event.data["unit_id"] == "air"
+    left = offboard(moved, reason="retired")
+    back = rehire(
+        left,
+        unit_id="navy",
+        manager_id=None,
+        manager_chain=(),
+        roles=(RoleAssignment(role=Role.COMMS, unit="navy"),),
+    )
+    assert back.status is EmploymentStatus.ACTIVE and back.offboarded_at is None
+    (rehired,) = back.pending_events
+    assert rehired.type == "chorus.identity.employee.rehired"
+    assert rehired.sequence == left.sequence + 1 and rehired.data["roles"][0]["role"] == "comms"

@@ -65,7 +65,7 @@ EMPLOYEE = Topic(
     "chorus.identity.employee.v1",
     6,
     "Staff lifecycle: joiners, movers, leavers. Key = employee id.",
-    planned=("updated", "moved", "role_changed", "suspended", "reinstated", "rehired"),
+    planned=("updated",),
 )
 ORG_UNIT = Topic(
     "chorus.identity.org_unit.v1",
@@ -143,6 +143,17 @@ EMPLOYEE_HIRED = EventType("chorus.identity.employee.hired", EMPLOYEE, identity.
 EMPLOYEE_OFFBOARDED = EventType(
     "chorus.identity.employee.offboarded", EMPLOYEE, identity.EmployeeOffboarded
 )
+EMPLOYEE_SUSPENDED = EventType(
+    "chorus.identity.employee.suspended", EMPLOYEE, identity.EmployeeSuspended
+)
+EMPLOYEE_REINSTATED = EventType(
+    "chorus.identity.employee.reinstated", EMPLOYEE, identity.EmployeeReinstated
+)
+EMPLOYEE_MOVED = EventType("chorus.identity.employee.moved", EMPLOYEE, identity.EmployeeMoved)
+EMPLOYEE_ROLE_CHANGED = EventType(
+    "chorus.identity.employee.role_changed", EMPLOYEE, identity.EmployeeRoleChanged
+)
+EMPLOYEE_REHIRED = EventType("chorus.identity.employee.rehired", EMPLOYEE, identity.EmployeeRehired)
 SESSIONS_REVOKED = EventType("chorus.identity.session.revoked", SESSION, identity.SessionsRevoked)
 MESSAGE_DEAD_LETTERED = EventType(
     "chorus.platform.alert.dead_lettered", PLATFORM_ALERT, platform.MessageDeadLettered
@@ -150,7 +161,17 @@ MESSAGE_DEAD_LETTERED = EventType(
 
 CATALOGUE: dict[str, EventType] = {
     e.type: e
-    for e in (EMPLOYEE_HIRED, EMPLOYEE_OFFBOARDED, SESSIONS_REVOKED, MESSAGE_DEAD_LETTERED)
+    for e in (
+        EMPLOYEE_HIRED,
+        EMPLOYEE_OFFBOARDED,
+        EMPLOYEE_SUSPENDED,
+        EMPLOYEE_REINSTATED,
+        EMPLOYEE_MOVED,
+        EMPLOYEE_ROLE_CHANGED,
+        EMPLOYEE_REHIRED,
+        SESSIONS_REVOKED,
+        MESSAGE_DEAD_LETTERED,
+    )
 }
 
 

@@ -68,3 +68,35 @@ class SessionsRevoked(BaseModel):
     person_id: str = Field(min_length=1)
     revoked_before: datetime
     reason: str = Field(max_length=200)
+
+
+class EmployeeSuspended(EmployeeSnapshot):
+    """`chorus.identity.employee.suspended`: access paused (leave, investigation); sessions end."""
+
+    suspended_at: datetime
+    reason: str = Field(max_length=500)
+
+
+class EmployeeReinstated(EmployeeSnapshot):
+    """`chorus.identity.employee.reinstated`: a suspended employee is active again."""
+
+    reinstated_at: datetime
+
+
+class EmployeeMoved(EmployeeSnapshot):
+    """`chorus.identity.employee.moved`: a change of unit (and maybe manager)."""
+
+    previous_unit_id: str
+    previous_manager_id: str | None = None
+
+
+class EmployeeRoleChanged(EmployeeSnapshot):
+    """`chorus.identity.employee.role_changed`: the roles held (and where) changed."""
+
+    previous_roles: list[RoleAssignment]
+
+
+class EmployeeRehired(EmployeeSnapshot):
+    """`chorus.identity.employee.rehired`: a former employee is back, active from `start_date`."""
+
+    start_date: datetime

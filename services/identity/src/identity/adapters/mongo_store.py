@@ -8,11 +8,11 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from chorus_kit.errors import Conflict, NotFound
 from chorus_kit.events.identity import EmploymentStatus, RoleAssignment
-from chorus_kit.mongo import DOCUMENT_LOCKS, namespace_of
+from chorus_kit.mongo import DOCUMENT_LOCKS, is_duplicate_key, namespace_of
 from chorus_kit.outbox import ensure_outbox_index, new_document_outbox, outbox_fields
 from identity.domain.model import Employee
 
@@ -52,10 +52,17 @@ class EmployeeStore:
     async def save(self, employee: Employee, *, expected_sequence: int) -> None:
         """Store a change and its events if nobody changed the employee meanwhile."""
         async with DOCUMENT_LOCKS.hold(namespace_of(self.collection), employee.id):
-            result = await self.collection.update_one(
-                {"_id": employee.id, "sequence": expected_sequence},
-                {"$set": {**_state(employee), **outbox_fields(employee.pending_events)}},
-            )
+            try:
+                result = await self.collection.update_one(
+                    {"_id": employee.id, "sequence": expected_sequence},
+                    {"$set": {**_state(employee), **outbox_fields(employee.pending_events)}},
+                )
+            except OperationFailure as exc:  # a rehire whose email is taken by now
+                if not is_duplicate_key(exc):
+                    raise
+                raise Conflict(
+                    "an active employee already has this email", code="email_taken"
+                ) from exc
         if result.matched_count == 0:
             raise Conflict("the employee changed meanwhile; retry", code="concurrent_change")
 

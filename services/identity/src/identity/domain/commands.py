@@ -23,3 +23,31 @@ class HireEmployee(BaseModel):
 class OffboardEmployee(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     reason: str = Field(min_length=1, max_length=500)
+
+
+class SuspendEmployee(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ReinstateEmployee(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MoveEmployee(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    unit_id: str = Field(min_length=1, max_length=100)
+    manager_id: str | None = Field(default=None, max_length=100)
+
+
+class ChangeRoles(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    roles: list[RoleAssignment] = Field(max_length=50)
+
+
+class RehireEmployee(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    unit_id: str = Field(min_length=1, max_length=100)
+    manager_id: str | None = Field(default=None, max_length=100)
+    start_date: datetime | None = None
+    roles: list[RoleAssignment] = Field(default_factory=list, max_length=50)

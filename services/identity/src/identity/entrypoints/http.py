@@ -11,7 +11,14 @@ from pydantic import BaseModel
 from chorus_kit.auth import SigningKey
 from chorus_kit.events.identity import EmploymentStatus, RoleAssignment
 from chorus_kit.web import CurrentPrincipal
-from identity.domain.commands import HireEmployee, OffboardEmployee
+from identity.domain.commands import (
+    ChangeRoles,
+    HireEmployee,
+    MoveEmployee,
+    OffboardEmployee,
+    RehireEmployee,
+    SuspendEmployee,
+)
 from identity.domain.model import Employee
 from identity.handlers import IdentityHandlers
 
@@ -74,6 +81,41 @@ async def offboard_employee(
     employee_id: str, body: OffboardEmployee, handlers: Handlers, by: CurrentPrincipal
 ) -> EmployeeRead:
     return EmployeeRead.of(await handlers.offboard_employee(employee_id, body, by=by))
+
+
+@router.post("/v1/employees/{employee_id}/suspend")
+async def suspend_employee(
+    employee_id: str, body: SuspendEmployee, handlers: Handlers, by: CurrentPrincipal
+) -> EmployeeRead:
+    return EmployeeRead.of(await handlers.suspend_employee(employee_id, body, by=by))
+
+
+@router.post("/v1/employees/{employee_id}/reinstate")
+async def reinstate_employee(
+    employee_id: str, handlers: Handlers, by: CurrentPrincipal
+) -> EmployeeRead:
+    return EmployeeRead.of(await handlers.reinstate_employee(employee_id, by=by))
+
+
+@router.post("/v1/employees/{employee_id}/move")
+async def move_employee(
+    employee_id: str, body: MoveEmployee, handlers: Handlers, by: CurrentPrincipal
+) -> EmployeeRead:
+    return EmployeeRead.of(await handlers.move_employee(employee_id, body, by=by))
+
+
+@router.put("/v1/employees/{employee_id}/roles")
+async def change_roles(
+    employee_id: str, body: ChangeRoles, handlers: Handlers, by: CurrentPrincipal
+) -> EmployeeRead:
+    return EmployeeRead.of(await handlers.change_roles(employee_id, body, by=by))
+
+
+@router.post("/v1/employees/{employee_id}/rehire")
+async def rehire_employee(
+    employee_id: str, body: RehireEmployee, handlers: Handlers, by: CurrentPrincipal
+) -> EmployeeRead:
+    return EmployeeRead.of(await handlers.rehire_employee(employee_id, body, by=by))
 
 
 @router.get("/.well-known/jwks.json", include_in_schema=False)

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from chorus_kit.auth import Principal
+from chorus_kit.errors import ChorusError, Forbidden
 from chorus_kit.events import Event
 from identity.domain import model
-from identity.domain.authorization import require_admin_over, require_may_read
+from identity.domain.authorization import (
+    readable_units,
+    require_admin_over,
+    require_may_read,
+)
 from identity.domain.commands import (
     ChangeRoles,
+    EmployeeFilter,
     HireEmployee,
     MoveEmployee,
     OffboardEmployee,
+    Page,
     RehireEmployee,
     SuspendEmployee,
 )
@@ -27,6 +35,16 @@ class EmployeeRepository(Protocol):
     async def add(self, employee: Employee) -> None: ...
     async def get(self, employee_id: str) -> Employee: ...
     async def save(self, employee: Employee, *, expected_sequence: int) -> None: ...
+    async def get_many(self, employee_ids: Sequence[str]) -> list[Employee]: ...
+    async def search(
+        self,
+        criteria: EmployeeFilter,
+        *,
+        units: set[str] | None,
+        also_id: str | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Employee]: ...
 
 
 @dataclass
@@ -119,3 +137,50 @@ class IdentityHandlers:
             by, employee_id=employee.id, unit_id=employee.unit_id, root_unit=self.root_unit
         )
         return employee
+
+    async def list_employees(
+        self, criteria: EmployeeFilter, page: Page, *, by: Principal
+    ) -> tuple[list[Employee], str | None]:
+        """One page of what the caller may see, and the cursor of the next page (if any)."""
+        units = readable_units(by, root_unit=self.root_unit)
+        found = await self.employees.search(
+            criteria,
+            units=units,
+            also_id=by.sub,
+            after=decode_cursor(page.after) if page.after else None,
+            limit=page.limit + 1,  # one more tells whether another page exists
+        )
+        more = len(found) > page.limit
+        found = found[: page.limit]
+        return found, encode_cursor(found[-1].id) if more and found else None
+
+    async def get_employees(self, employee_ids: Sequence[str], *, by: Principal) -> list[Employee]:
+        """Those of `employee_ids` that exist and the caller may read (one query)."""
+        readable = []
+        for employee in await self.employees.get_many(employee_ids):
+            try:
+                require_may_read(
+                    by,
+                    employee_id=employee.id,
+                    unit_id=employee.unit_id,
+                    root_unit=self.root_unit,
+                )
+            except Forbidden:
+                continue  # reported like a missing one: existence is not disclosed
+            readable.append(employee)
+        return readable
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        last_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ChorusError("the page cursor is not one this API gave", code="bad_cursor") from exc
+    if not last_id:
+        raise ChorusError("the page cursor is not one this API gave", code="bad_cursor")
+    return last_id

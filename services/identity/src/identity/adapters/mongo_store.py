@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +16,7 @@ from chorus_kit.errors import Conflict, NotFound
 from chorus_kit.events.identity import EmploymentStatus, RoleAssignment
 from chorus_kit.mongo import DOCUMENT_LOCKS, is_duplicate_key, namespace_of
 from chorus_kit.outbox import ensure_outbox_index, new_document_outbox, outbox_fields
+from identity.domain.commands import EmployeeFilter
 from identity.domain.model import Employee
 
 
@@ -48,6 +51,43 @@ class EmployeeStore:
         if document is None:
             raise NotFound(f"no employee {employee_id}", code="employee_not_found")
         return _employee(document)
+
+    async def get_many(self, employee_ids: Sequence[str]) -> list[Employee]:
+        found = await self.collection.find(
+            {"_id": {"$in": list(employee_ids)}}, {"outbox": 0}
+        ).to_list()
+        return [_employee(d) for d in found]
+
+    async def search(
+        self,
+        criteria: EmployeeFilter,
+        *,
+        units: set[str] | None,
+        also_id: str | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Employee]:
+        """Matching employees by id order, starting after `after` (keyset pagination)."""
+        query: dict[str, Any] = {}
+        if criteria.unit_id:
+            query["unit_id"] = criteria.unit_id
+        if criteria.status:
+            query["status"] = criteria.status.value
+        if criteria.q:
+            prefix = "^" + re.escape(criteria.q.lower())
+            query["$or"] = [
+                {"email": {"$regex": prefix}},
+                {"family_name": {"$regex": prefix, "$options": "i"}},
+            ]
+        if units is not None:  # what the caller may see: their units, and themselves
+            visible: list[dict[str, Any]] = [{"unit_id": {"$in": sorted(units)}}]
+            if also_id:
+                visible.append({"_id": also_id})
+            query = {"$and": [query, {"$or": visible}]}
+        if after:
+            query = {"$and": [query, {"_id": {"$gt": after}}]}
+        cursor = self.collection.find(query, {"outbox": 0}).sort("_id", ASCENDING).limit(limit)
+        return [_employee(d) for d in await cursor.to_list()]
 
     async def save(self, employee: Employee, *, expected_sequence: int) -> None:
         """Store a change and its events if nobody changed the employee meanwhile."""

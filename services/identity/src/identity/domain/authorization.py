@@ -29,3 +29,16 @@ def require_may_read(
     if principal.holds(Role.ADMIN, over=units) or principal.holds(Role.AUDITOR, over=units):
         return
     raise Forbidden("you may not read this employee", code="not_allowed_to_read")
+
+
+READER_ROLES = (Role.ADMIN, Role.AUDITOR)
+
+
+def readable_units(principal: Principal, *, root_unit: str) -> set[str] | None:
+    """Units whose staff the caller may list; None means every unit.
+
+    Until the org tree exists, a reader role over the root covers everything and any other
+    grant covers its own unit.
+    """
+    units = {r.unit for r in principal.roles if r.role in READER_ROLES}
+    return None if root_unit in units else units

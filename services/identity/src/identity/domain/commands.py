@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from chorus_kit.events.identity import RoleAssignment
+from chorus_kit.events.identity import EmploymentStatus, RoleAssignment
 
 
 class HireEmployee(BaseModel):
@@ -51,3 +51,17 @@ class RehireEmployee(BaseModel):
     manager_id: str | None = Field(default=None, max_length=100)
     start_date: datetime | None = None
     roles: list[RoleAssignment] = Field(default_factory=list, max_length=50)
+
+
+class EmployeeFilter(BaseModel):
+    """List/search criteria; `q` matches the start of an email or a family name."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+    unit_id: str | None = Field(default=None, max_length=100)
+    status: EmploymentStatus | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class Page(BaseModel):
+    limit: int = Field(default=50, ge=1, le=100)
+    after: str | None = Field(default=None, max_length=200)

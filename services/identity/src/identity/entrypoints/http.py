@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from chorus_kit.auth import SigningKey
 from chorus_kit.events.identity import EmploymentStatus, RoleAssignment
 from chorus_kit.web import CurrentPrincipal
 from identity.domain.commands import (
     ChangeRoles,
+    EmployeeFilter,
     HireEmployee,
     MoveEmployee,
     OffboardEmployee,
+    Page,
     RehireEmployee,
     SuspendEmployee,
 )
@@ -69,6 +71,52 @@ async def hire_employee(
     body: HireEmployee, handlers: Handlers, by: CurrentPrincipal
 ) -> EmployeeRead:
     return EmployeeRead.of(await handlers.hire_employee(body, by=by))
+
+
+class EmployeePage(BaseModel):
+    items: list[EmployeeRead]
+    next_cursor: str | None
+
+
+class BatchGet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=100
+    )
+
+
+class BatchGetResult(BaseModel):
+    employees: list[EmployeeRead]
+    not_found: list[str] = Field(description="missing, or not yours to read")
+
+
+class EmployeeListQuery(EmployeeFilter, Page):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+@router.get("/v1/employees")
+async def list_employees(
+    handlers: Handlers, by: CurrentPrincipal, query: Annotated[EmployeeListQuery, Query()]
+) -> EmployeePage:
+    criteria = EmployeeFilter.model_validate(
+        query.model_dump(include=set(EmployeeFilter.model_fields))
+    )
+    page = Page.model_validate(query.model_dump(include=set(Page.model_fields)))
+    found, next_cursor = await handlers.list_employees(criteria, page, by=by)
+    return EmployeePage(items=[EmployeeRead.of(e) for e in found], next_cursor=next_cursor)
+
+
+@router.post("/v1/employees/batch-get")
+async def batch_get_employees(
+    body: BatchGet, handlers: Handlers, by: CurrentPrincipal
+) -> BatchGetResult:
+    """Many employees in one request (the gateway's DataLoaders)."""
+    found = await handlers.get_employees(body.ids, by=by)
+    ids = {e.id for e in found}
+    return BatchGetResult(
+        employees=[EmployeeRead.of(e) for e in found],
+        not_found=[i for i in dict.fromkeys(body.ids) if i not in ids],
+    )
 
 
 @router.get("/v1/employees/{employee_id}")

@@ -125,8 +125,6 @@ async def backbone(
     db = mongo[database]
     aggregates, view = db["aggregates"], db["view"]
     await ensure_outbox_index(aggregates)
-    producer = create_producer(bootstrap, client_id="bench-backbone")
-    await producer.start()
     relay = OutboxRelay(
         collections=[aggregates],
         leases=db["relay_leases"],
@@ -156,7 +154,7 @@ async def backbone(
         topics=[EMPLOYEE],
         handlers={},
         batch_handlers={"chorus.identity.employee.hired": apply_effects},
-        producer=producer,
+        producer_factory=lambda: create_producer(bootstrap, client_id="bench-dlq"),
         source="/bench",
         topic_prefix=prefix,
     )
@@ -200,7 +198,6 @@ async def backbone(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await producer.stop()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -160,3 +160,31 @@ async def test_two_replicas_share_the_work_and_one_takes_over(ns, mongo) -> None
         timeout=90,
         what="all 60 applied once after replica a died",
     )
+
+
+async def test_services_started_while_kafka_is_away_wait_for_it(ns, mongo, infra) -> None:
+    if infra.kafka is None:
+        pytest.skip("needs the broker this test session started itself")
+    infra.kafka.stop()
+    try:
+        identity = ns.service("identity")
+        access = ns.service("access")
+        for service in (identity, access):
+            service.start(until_ready=False)  # alive, not crash-looping
+        # Not ready: they have not read the session revocations yet (they cannot).
+        assert httpx.get(f"{access.url}/readyz").status_code == 503
+        hired = hire(identity.url, ns.token(), 1)  # the outbox keeps writes working
+        assert hired.status_code == 201
+    finally:
+        infra.kafka.start()
+    await eventually(
+        lambda: asyncio.to_thread(lambda: identity.is_ready() and access.is_ready()),
+        timeout=90,
+        what="both ready once Kafka is back",
+    )
+    view = mongo[ns.database("access")]["employment"]
+    await eventually(
+        lambda: view.find_one({"_id": hired.json()["id"]}),
+        timeout=60,
+        what="the hire made while Kafka was away reaches access",
+    )

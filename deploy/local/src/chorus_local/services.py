@@ -40,8 +40,10 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.spec.port}"
 
-    def start(self, *, wait: float = 60) -> None:
-        if self.process.is_running() and self.is_ready():
+    def start(self, *, wait: float = 60, until_ready: bool = True) -> None:
+        """Start the process and wait until it is ready (or, with until_ready=False, alive)."""
+        probe = self.is_ready if until_ready else self.is_alive
+        if self.process.is_running() and probe():
             return
         env = {
             **os.environ,
@@ -54,7 +56,7 @@ class ServiceProcess:
         while time.monotonic() < deadline:
             if not self.process.is_running():
                 raise InfraError(f"{self.spec.name} exited at start; see {self.process.log_file}")
-            if self.is_ready():
+            if probe():
                 return
             time.sleep(0.2)
         raise InfraError(
@@ -62,8 +64,14 @@ class ServiceProcess:
         )
 
     def is_ready(self) -> bool:
+        return self._answers("/readyz")
+
+    def is_alive(self) -> bool:
+        return self._answers("/healthz")
+
+    def _answers(self, path: str) -> bool:
         try:
-            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+            return httpx.get(f"{self.url}{path}", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 

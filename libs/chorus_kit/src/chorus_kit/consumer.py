@@ -34,7 +34,7 @@ from chorus_kit.events.catalogue import MESSAGE_DEAD_LETTERED, Topic, UnknownEve
 from chorus_kit.events.envelope import Event, MalformedEvent, current_traceparent
 from chorus_kit.events.platform import MessageDeadLettered
 from chorus_kit.faults import NO_FAULTS, FaultPoints
-from chorus_kit.kafka import ensure_topics
+from chorus_kit.kafka import ensure_topics, retry_until_done
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -88,7 +88,7 @@ class EventConsumer:
         group: str,
         topics: Sequence[Topic],
         handlers: Mapping[str, EventHandler],
-        producer: AIOKafkaProducer,
+        producer_factory: Callable[[], AIOKafkaProducer],
         source: str,
         topic_prefix: str = "",
         faults: FaultPoints = NO_FAULTS,
@@ -101,7 +101,8 @@ class EventConsumer:
         self._handlers = dict(handlers)
         self._batch_handlers = dict(batch_handlers or {})
         self._ignore = set(ignore_types)
-        self._producer = producer
+        self._new_producer = producer_factory
+        self._producer: AIOKafkaProducer | None = None  # for dead letters and alerts
         self._source = source
         self._prefix = topic_prefix
         self._faults = faults
@@ -109,14 +110,17 @@ class EventConsumer:
         self._revoked: set[TopicPartition] = set()
 
     async def run(self) -> None:
-        await ensure_topics(
-            self._bootstrap,
-            [*self._topics, MESSAGE_DEAD_LETTERED.topic],
-            prefix=self._prefix,
-            extra=[
-                (t.dlq(self._prefix, self.group.removeprefix(self._prefix)), 1)
-                for t in self._topics
-            ],
+        await retry_until_done(
+            lambda: ensure_topics(
+                self._bootstrap,
+                [*self._topics, MESSAGE_DEAD_LETTERED.topic],
+                prefix=self._prefix,
+                extra=[
+                    (t.dlq(self._prefix, self.group.removeprefix(self._prefix)), 1)
+                    for t in self._topics
+                ],
+            ),
+            what="creating consumed and dead-letter topics",
         )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
@@ -128,7 +132,10 @@ class EventConsumer:
             max_poll_records=500,
         )
         self._consumer = consumer
-        await consumer.start()
+        await retry_until_done(consumer.start, what=f"joining consumer group {self.group}")
+        producer = self._new_producer()
+        await retry_until_done(producer.start, what="starting the dead-letter producer")
+        self._producer = producer
         consumer.subscribe(
             topics=[t.physical(self._prefix) for t in self._topics],
             listener=_AssignmentGauge(self.group),
@@ -145,6 +152,7 @@ class EventConsumer:
                 await self._record_lag(consumer)
         finally:
             await consumer.stop()
+            await producer.stop()
 
     async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
@@ -314,6 +322,7 @@ class EventConsumer:
         await self._faults.reach("consumer.after_apply")
 
     async def _dead_letter(self, record: ConsumerRecord, parked: _Parked) -> None:
+        assert self._producer is not None
         group = self.group.removeprefix(self._prefix)
         dlq_topic = f"{record.topic}.{group}.dlq"
         headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith(DLQ_HEADER_PREFIX)]

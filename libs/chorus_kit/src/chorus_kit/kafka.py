@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -12,6 +14,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from chorus_kit.events.catalogue import Topic
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Same settings everywhere (and in the benchmark's raw baseline): durability first.
 PRODUCER_SETTINGS: dict[str, object] = {
@@ -62,3 +65,20 @@ async def ensure_topics(
             log.info("created topics", extra={"topics": [t.name for t in missing]})
     finally:
         await admin.close()
+
+
+async def retry_until_done(
+    action: Callable[[], Awaitable[T]], *, what: str, max_backoff: float = 5.0
+) -> T:
+    """Run `action` until it succeeds: a service starting while Kafka is away waits for it
+    instead of crash-looping (its HTTP side, with the outbox, keeps working meanwhile)."""
+    backoff = 0.2
+    while True:
+        try:
+            return await action()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s failed; retrying", what, extra={"error": repr(exc)})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff)

@@ -18,7 +18,7 @@ from chorus_kit.auth import RevocationList
 from chorus_kit.events.catalogue import SESSION, SESSIONS_REVOKED
 from chorus_kit.events.envelope import Event, MalformedEvent, UnknownEventType
 from chorus_kit.events.identity import SessionsRevoked
-from chorus_kit.kafka import ensure_topics
+from chorus_kit.kafka import ensure_topics, retry_until_done
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,10 @@ class RevocationReader:
         revocations.caught_up = False
 
     async def run(self) -> None:
-        await ensure_topics(self._bootstrap, [SESSION], prefix=self._prefix)
+        await retry_until_done(
+            lambda: ensure_topics(self._bootstrap, [SESSION], prefix=self._prefix),
+            what="creating the session topic",
+        )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             group_id=None,
@@ -42,7 +45,7 @@ class RevocationReader:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=100,  # a revocation is honoured within a second, not a poll
         )
-        await consumer.start()
+        await retry_until_done(consumer.start, what="connecting the revocation reader")
         try:
             partitions = await self._partitions(consumer)
             consumer.assign(partitions)

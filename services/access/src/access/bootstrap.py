@@ -14,7 +14,7 @@ from access.handlers import AccessHandlers
 from access.settings import AccessSettings
 from chorus_kit.auth import JwksCache, RevocationList, TokenVerifier
 from chorus_kit.events.catalogue import ACCOUNT, GRANT, OFFBOARDING, REVIEW, VAULT
-from chorus_kit.kafka import create_producer, ensure_topics
+from chorus_kit.kafka import ensure_topics, retry_until_done
 from chorus_kit.mongo import create_client, database_reachable
 from chorus_kit.revocations import RevocationReader, revocations_caught_up
 from chorus_kit.telemetry import configure_logging, configure_tracing
@@ -34,20 +34,25 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(settings.kafka_bootstrap, ACCESS_TOPICS, prefix=settings.topic_prefix)
-        producer = create_producer(settings.kafka_bootstrap, client_id="access")
-        await producer.start()
-        consumer = employee_events_consumer(settings, handlers, producer)
-        try:
-            reader = RevocationReader(
-                bootstrap=settings.kafka_bootstrap,
-                revocations=revocations,
-                topic_prefix=settings.topic_prefix,
+        consumer = employee_events_consumer(settings, handlers)
+        reader = RevocationReader(
+            bootstrap=settings.kafka_bootstrap,
+            revocations=revocations,
+            topic_prefix=settings.topic_prefix,
+        )
+
+        async def create_topics() -> None:  # in the background: Kafka may be away at start
+            await retry_until_done(
+                lambda: ensure_topics(
+                    settings.kafka_bootstrap, ACCESS_TOPICS, prefix=settings.topic_prefix
+                ),
+                what="creating access's topics",
             )
-            async with background_tasks(consumer.run, reader.run):
+
+        try:
+            async with background_tasks(consumer.run, reader.run, create_topics):
                 yield
         finally:
-            await producer.stop()
             await mongo.close()
 
     app = create_app(

@@ -19,7 +19,7 @@ from chorus_kit.auth import (
 )
 from chorus_kit.events.catalogue import EMPLOYEE, IDENTITY_AUDIT, ORG_UNIT, POLICY, SESSION
 from chorus_kit.faults import FaultPoints
-from chorus_kit.kafka import create_producer, ensure_topics
+from chorus_kit.kafka import create_producer, ensure_topics, retry_until_done
 from chorus_kit.mongo import create_client, database_reachable
 from chorus_kit.outbox import OutboxRelay
 from chorus_kit.revocations import RevocationReader, revocations_caught_up
@@ -55,7 +55,6 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await employees.prepare()
-        await ensure_topics(settings.kafka_bootstrap, IDENTITY_TOPICS, prefix=settings.topic_prefix)
         relay = OutboxRelay(
             collections=[employees.collection],
             leases=database["relay_leases"],
@@ -79,7 +78,16 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
                 revocations=revocations,
                 topic_prefix=settings.topic_prefix,
             )
-            async with background_tasks(relay.run, relay.report_backlog, reader.run):
+
+            async def create_topics() -> None:  # in the background: Kafka may be away
+                await retry_until_done(
+                    lambda: ensure_topics(
+                        settings.kafka_bootstrap, IDENTITY_TOPICS, prefix=settings.topic_prefix
+                    ),
+                    what="creating identity's topics",
+                )
+
+            async with background_tasks(relay.run, relay.report_backlog, reader.run, create_topics):
                 yield
         finally:
             await mongo.close()

@@ -82,3 +82,18 @@ async def retry_until_done(
             log.warning("%s failed; retrying", what, extra={"error": repr(exc)})
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, max_backoff)
+
+
+def topic_creator(
+    bootstrap: str, topics: Iterable[Topic], *, prefix: str = ""
+) -> Callable[[], Awaitable[None]]:
+    """A background task creating a service's topics, waiting for Kafka if it is away."""
+    wanted = list(topics)
+
+    async def create_topics() -> None:
+        await retry_until_done(
+            lambda: ensure_topics(bootstrap, wanted, prefix=prefix),
+            what=f"creating topics {[t.name for t in wanted]}",
+        )
+
+    return create_topics

@@ -14,7 +14,7 @@ from access.handlers import AccessHandlers
 from access.settings import AccessSettings
 from chorus_kit.auth import JwksCache, RevocationList, TokenVerifier
 from chorus_kit.events.catalogue import ACCOUNT, GRANT, OFFBOARDING, REVIEW, VAULT
-from chorus_kit.kafka import ensure_topics, retry_until_done
+from chorus_kit.kafka import topic_creator
 from chorus_kit.mongo import create_client, database_reachable
 from chorus_kit.revocations import RevocationReader, revocations_caught_up
 from chorus_kit.telemetry import configure_logging, configure_tracing
@@ -41,13 +41,9 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
             topic_prefix=settings.topic_prefix,
         )
 
-        async def create_topics() -> None:  # in the background: Kafka may be away at start
-            await retry_until_done(
-                lambda: ensure_topics(
-                    settings.kafka_bootstrap, ACCESS_TOPICS, prefix=settings.topic_prefix
-                ),
-                what="creating access's topics",
-            )
+        create_topics = topic_creator(
+            settings.kafka_bootstrap, ACCESS_TOPICS, prefix=settings.topic_prefix
+        )
 
         try:
             async with background_tasks(consumer.run, reader.run, create_topics):

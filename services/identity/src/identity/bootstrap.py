@@ -19,7 +19,7 @@ from chorus_kit.auth import (
 )
 from chorus_kit.events.catalogue import EMPLOYEE, IDENTITY_AUDIT, ORG_UNIT, POLICY, SESSION
 from chorus_kit.faults import FaultPoints
-from chorus_kit.kafka import create_producer, ensure_topics, retry_until_done
+from chorus_kit.kafka import create_producer, topic_creator
 from chorus_kit.mongo import create_client, database_reachable
 from chorus_kit.outbox import OutboxRelay
 from chorus_kit.revocations import RevocationReader, revocations_caught_up
@@ -79,13 +79,9 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
                 topic_prefix=settings.topic_prefix,
             )
 
-            async def create_topics() -> None:  # in the background: Kafka may be away
-                await retry_until_done(
-                    lambda: ensure_topics(
-                        settings.kafka_bootstrap, IDENTITY_TOPICS, prefix=settings.topic_prefix
-                    ),
-                    what="creating identity's topics",
-                )
+            create_topics = topic_creator(
+                settings.kafka_bootstrap, IDENTITY_TOPICS, prefix=settings.topic_prefix
+            )
 
             async with background_tasks(relay.run, relay.report_backlog, reader.run, create_topics):
                 yield

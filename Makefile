@@ -51,6 +51,10 @@ token: deps ## Mint a dev token: make token ROLE=admin UNIT=company
 bench-backbone: deps ## Benchmark: raw Kafka, raw DB writes, and the outbox→Kafka→consumer backbone
 	$(UV) run python -m bench.backbone
 
+.PHONY: bench-revocation
+bench-revocation: deps ## Benchmark: offboard in identity → the leaver's token refused by access (p50/p99)
+	$(UV) run python -m bench.revocation
+
 .PHONY: clean
 clean: down ## Stop everything and delete local state (var/local and leftovers of test and benchmark runs)
 	rm -rf var/local var/test-infra-* var/bench-*

@@ -29,7 +29,8 @@ async def test_identity_killed_between_database_write_and_publish(ns, mongo) -> 
     # The window: the event is committed with the employee, and Kafka has not seen it.
     employees = mongo[ns.database("identity")]["employees"]
     stored = await employees.find_one({"_id": employee_id})
-    assert stored is not None and stored["outbox_pending"] and len(stored["outbox"]) == 1
+    # Two events wait: `hired`, and the audit entry of the hire.
+    assert stored is not None and stored["outbox_pending"] and len(stored["outbox"]) == 2
     assert await end_offset_total(ns.infra.bootstrap, topic) == 0
 
     identity.kill()

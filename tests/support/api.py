@@ -24,6 +24,26 @@ def hire(identity_url: str, token: str, n: int | str, **fields: Any) -> httpx.Re
     return httpx.post(f"{identity_url}/v1/employees", json=body, headers=bearer(token), timeout=10)
 
 
+def create_unit(
+    identity_url: str,
+    token: str,
+    unit_id: str,
+    *,
+    kind: str = "department",
+    parent_id: str = "company",
+    name: str | None = None,
+) -> httpx.Response:
+    """An org unit (units must exist before anyone is hired into them)."""
+    response = httpx.post(
+        f"{identity_url}/v1/org-units",
+        json={"id": unit_id, "name": name or unit_id, "kind": kind, "parent_id": parent_id},
+        headers=bearer(token),
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return response
+
+
 def offboard(identity_url: str, token: str, employee_id: str) -> httpx.Response:
     return httpx.post(
         f"{identity_url}/v1/employees/{employee_id}/offboard",
@@ -33,4 +53,4 @@ def offboard(identity_url: str, token: str, employee_id: str) -> httpx.Response:
     )
 
 
-__all__ = ["Role", "bearer", "hire", "offboard"]
+__all__ = ["Role", "bearer", "create_unit", "hire", "offboard"]

@@ -40,3 +40,10 @@ class TransientError(Exception):
 
 class EventRejected(Exception):
     """A handler's explicit, permanent refusal of an event: it goes to the dead-letter topic."""
+
+
+class PreconditionFailed(ChorusError):
+    """The caller's `If-Match` version is not the stored one (someone changed it meanwhile)."""
+
+    status = 412
+    code = "precondition_failed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from chorus_kit.events.identity import Role
-from tests.support.api import bearer, hire, offboard
+from tests.support.api import bearer, create_unit, hire, offboard
 from tests.support.polling import eventually
 
 
@@ -15,6 +15,7 @@ async def test_hires_and_leavers_reach_access_through_kafka(ns, mongo) -> None:
     access = ns.service("access")
     access.start()
     admin = ns.token(Role.ADMIN, "company")
+    create_unit(identity.url, admin, "dept-sales")
     staying = hire(identity.url, admin, 1, unit_id="dept-sales").json()
     leaving = hire(identity.url, admin, 2).json()
     assert offboard(identity.url, admin, leaving["id"]).status_code == 200

@@ -13,6 +13,9 @@ class IdentitySettings(ServiceSettings):
     service_name: str = "identity"
     http_port: int = 8101
     root_unit: str = "company"
+    root_unit_name: str = "Company"
+    # How often the scheduler looks for offboardings whose time has come (worst-case lateness).
+    scheduler_interval_seconds: float = 1.0
     # Production: a PEM file the operator provides. Development: created on first use.
     signing_key_file: Path | None = None
     dev_signing_key_file: Path = Path("var/dev/jwt-signing-key.pem")

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from chorus_kit.events.identity import Role
-from tests.support.api import bearer, hire, offboard
+from tests.support.api import bearer, create_unit, hire, offboard
 
 
 @pytest.fixture
@@ -14,6 +14,8 @@ def directory(ns):
     identity = ns.service("identity")
     identity.start()
     admin = ns.token(Role.ADMIN, "company")
+    create_unit(identity.url, admin, "dept-a")
+    create_unit(identity.url, admin, "dept-b")
     people = {
         "a": [hire(identity.url, admin, f"a{n}", unit_id="dept-a").json() for n in range(7)],
         "b": [

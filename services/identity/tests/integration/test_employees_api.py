@@ -7,7 +7,7 @@ import pytest
 
 from chorus_kit.events.catalogue import EMPLOYEE
 from chorus_kit.events.identity import Role
-from tests.support.api import bearer, hire, offboard
+from tests.support.api import bearer, create_unit, hire, offboard
 from tests.support.kafka import read_topic
 from tests.support.polling import eventually
 
@@ -21,6 +21,7 @@ def identity(ns):
 
 async def test_hire_and_offboard_emit_events_through_the_outbox(ns, identity) -> None:
     admin = ns.token(Role.ADMIN, "company")
+    create_unit(identity.url, admin, "dept-eng")
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     response = httpx.post(
         f"{identity.url}/v1/employees",
@@ -47,7 +48,8 @@ async def test_hire_and_offboard_emit_events_through_the_outbox(ns, identity) ->
         b"chorus.identity.employee.hired",
         b"chorus.identity.employee.offboarded",
     ]
-    assert [h["ce_sequence"] for h in headers] == [b"1", b"2"]
+    # Numbers 2 and 4 went to the audit topic: an entry rides with each change.
+    assert [h["ce_sequence"] for h in headers] == [b"1", b"3"]
     assert all(r.key == employee["id"].encode() for r in records)
     # One trace from the HTTP request to the event a consumer will read.
     assert headers[0]["ce_traceparent"].decode().split("-")[1] == trace_id
@@ -67,14 +69,18 @@ def test_reads_are_authorised_in_the_service(ns, identity) -> None:
     assert httpx.get(url, headers=bearer(auditor)).status_code == 200
 
 
-def test_admin_of_another_unit_may_not_hire_or_offboard(ns, identity) -> None:
+def test_roles_cover_their_unit_and_its_subtree_only(ns, identity) -> None:
+    admin = ns.token(Role.ADMIN, "company")
+    create_unit(identity.url, admin, "subsidiary-a", kind="subsidiary")
+    create_unit(identity.url, admin, "subsidiary-b", kind="subsidiary")
+    create_unit(identity.url, admin, "a-sales", parent_id="subsidiary-a")
     other_admin = ns.token(Role.ADMIN, "subsidiary-b")
-    response = hire(identity.url, other_admin, 2, unit_id="subsidiary-a")
+    response = hire(identity.url, other_admin, 2, unit_id="a-sales")
     assert response.status_code == 403
     assert response.json()["code"] == "not_admin_of_unit"
-    employee = hire(
-        identity.url, ns.token(Role.ADMIN, "subsidiary-a"), 3, unit_id="subsidiary-a"
-    ).json()
+    # An admin of subsidiary A covers A's departments too.
+    employee = hire(identity.url, ns.token(Role.ADMIN, "subsidiary-a"), 3, unit_id="a-sales").json()
+    assert employee["unit_path"] == ["a-sales", "subsidiary-a", "company"]
     assert offboard(identity.url, other_admin, employee["id"]).status_code == 403
     assert (
         offboard(identity.url, ns.token(Role.EMPLOYEE, "company"), employee["id"]).status_code

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from chorus_kit.events.identity import Role
-from tests.support.api import bearer, hire, offboard
+from tests.support.api import bearer, create_unit, hire, offboard
 from tests.support.polling import eventually
 
 
@@ -19,6 +19,8 @@ async def test_suspend_move_change_roles_leave_and_come_back(ns, mongo) -> None:
     access = ns.service("access")
     access.start()
     admin = ns.token(Role.ADMIN, "company")
+    create_unit(identity.url, admin, "dept-a")
+    create_unit(identity.url, admin, "dept-b")
     person = hire(identity.url, admin, 1, unit_id="dept-a").json()
     base = f"{identity.url}/v1/employees/{person['id']}"
 
@@ -62,6 +64,9 @@ async def test_suspend_move_change_roles_leave_and_come_back(ns, mongo) -> None:
 def test_moves_and_role_grants_need_authority_over_both_ends(ns) -> None:
     identity = ns.service("identity")
     identity.start()
+    admin = ns.token(Role.ADMIN, "company")
+    create_unit(identity.url, admin, "dept-a")
+    create_unit(identity.url, admin, "dept-b")
     admin_a = ns.token(Role.ADMIN, "dept-a")
     person = hire(identity.url, admin_a, 2, unit_id="dept-a").json()
     base = f"{identity.url}/v1/employees/{person['id']}"

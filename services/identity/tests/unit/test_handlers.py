@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chorus_kit.auth import Principal
-from chorus_kit.errors import Conflict, Forbidden, NotFound
+from chorus_kit.errors import ChorusError, Conflict, Forbidden, NotFound, PreconditionFailed
 from chorus_kit.events import Event
-from chorus_kit.events.identity import EmploymentStatus, Role, RoleAssignment
-from identity.domain.commands import HireEmployee, OffboardEmployee
+from chorus_kit.events.identity import EmploymentStatus, Role, RoleAssignment, UnitKind
+from identity.domain.commands import HireEmployee, OffboardEmployee, UpdateProfile
 from identity.domain.model import Employee
+from identity.domain.org_units import OrgTree, OrgUnit
 from identity.handlers import IdentityHandlers
 
 
@@ -40,6 +41,36 @@ class InMemoryEmployees:
             raise Conflict("changed", code="concurrent_change")
         self.rows[employee.id] = replace(employee, pending_events=())
 
+    async def count_in_unit(self, unit_id: str) -> int:
+        return sum(1 for e in self.rows.values() if e.unit_id == unit_id)
+
+    async def due_offboardings(self, now: datetime, *, limit: int = 100) -> list[Employee]:
+        return [
+            e
+            for e in self.rows.values()
+            if e.scheduled_offboarding and e.scheduled_offboarding.at <= now
+        ][:limit]
+
+
+class InMemoryUnits:
+    """company → dept-a, dept-b."""
+
+    def __init__(self) -> None:
+        self.rows = {
+            "company": OrgUnit(id="company", name="Co", kind=UnitKind.COMPANY, parent_id=None),
+            "dept-a": OrgUnit(id="dept-a", name="A", kind=UnitKind.DEPARTMENT, parent_id="company"),
+            "dept-b": OrgUnit(id="dept-b", name="B", kind=UnitKind.DEPARTMENT, parent_id="company"),
+        }
+
+    async def tree(self) -> OrgTree:
+        return OrgTree(self.rows.values())
+
+    async def add(self, unit: OrgUnit) -> None:
+        self.rows[unit.id] = replace(unit, pending_events=())
+
+    async def save(self, unit: OrgUnit, *, expected_sequence: int) -> None:
+        self.rows[unit.id] = replace(unit, pending_events=())
+
 
 def principal(role: Role, unit: str, sub: str = "caller") -> Principal:
     return Principal(
@@ -55,8 +86,8 @@ def handlers() -> tuple[IdentityHandlers, list[tuple[str, list[Event]]]]:
     written: list[tuple[str, list[Event]]] = []
     return IdentityHandlers(
         employees=InMemoryEmployees(),
-        root_unit="company",
-        events_written=lambda employee_id, events: written.append((employee_id, list(events))),
+        units=InMemoryUnits(),
+        events_written=lambda _, employee_id, events: written.append((employee_id, list(events))),
     ), written
 
 
@@ -70,8 +101,10 @@ async def test_hire_hands_its_event_to_the_relay(handlers) -> None:
     use_cases, written = handlers
     employee = await use_cases.hire_employee(hire_command(), by=principal(Role.ADMIN, "company"))
     assert [(i, [e.type for e in evs]) for i, evs in written] == [
-        (employee.id, ["chorus.identity.employee.hired"])
+        (employee.id, ["chorus.identity.employee.hired", "chorus.identity.audit.recorded"])
     ]
+    audit = written[0][1][1].data
+    assert audit["actor"] == "caller" and audit["action"] == "employee.hired"
 
 
 async def test_manager_chain_is_resolved_from_the_manager(handlers) -> None:
@@ -125,3 +158,54 @@ async def test_reading_is_for_the_person_admins_and_auditors(handlers) -> None:
     await use_cases.get_employee(employee.id, by=principal(Role.AUDITOR, "dept-a"))
     with pytest.raises(Forbidden):
         await use_cases.get_employee(employee.id, by=principal(Role.COMMS, "company"))
+
+
+async def test_a_scheduled_offboarding_runs_when_due_and_only_once(handlers) -> None:
+    use_cases, written = handlers
+    admin = principal(Role.ADMIN, "company")
+    employee = await use_cases.hire_employee(hire_command(), by=admin)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    scheduled = await use_cases.offboard_employee(
+        employee.id, OffboardEmployee(reason="contract ends", at=later), by=admin
+    )
+    assert scheduled.status is EmploymentStatus.ACTIVE
+    assert scheduled.scheduled_offboarding is not None
+    assert await use_cases.run_due_offboardings(datetime.now(UTC)) == 0
+    assert await use_cases.run_due_offboardings(later) == 1
+    assert await use_cases.run_due_offboardings(later) == 0
+    left = await use_cases.employees.get(employee.id)
+    assert left.status is EmploymentStatus.OFFBOARDED and left.offboarded_at == later
+    types = [e.type for _, events in written for e in events]
+    assert types.count("chorus.identity.employee.offboarded") == 1
+
+
+async def test_a_scheduled_offboarding_can_be_cancelled(handlers) -> None:
+    use_cases, _ = handlers
+    admin = principal(Role.ADMIN, "company")
+    employee = await use_cases.hire_employee(hire_command(), by=admin)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    await use_cases.offboard_employee(employee.id, OffboardEmployee(reason="r", at=later), by=admin)
+    kept = await use_cases.cancel_scheduled_offboarding(employee.id, by=admin)
+    assert kept.scheduled_offboarding is None
+    assert await use_cases.run_due_offboardings(later) == 0
+
+
+async def test_hiring_into_a_missing_unit_is_refused(handlers) -> None:
+    use_cases, _ = handlers
+    with pytest.raises(ChorusError) as refused:
+        await use_cases.hire_employee(hire_command("nowhere"), by=principal(Role.ADMIN, "company"))
+    assert refused.value.code == "unit_not_found"
+
+
+async def test_a_stale_version_is_a_failed_precondition(handlers) -> None:
+    use_cases, _ = handlers
+    admin = principal(Role.ADMIN, "company")
+    employee = await use_cases.hire_employee(hire_command(), by=admin)
+    with pytest.raises(PreconditionFailed):
+        await use_cases.update_profile(
+            employee.id, UpdateProfile(title="CEO"), by=admin, if_sequence=employee.sequence - 1
+        )
+    updated = await use_cases.update_profile(
+        employee.id, UpdateProfile(title="CEO"), by=admin, if_sequence=employee.sequence
+    )
+    assert updated.title == "CEO"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from chorus_kit.errors import Conflict
+from chorus_kit.errors import ChorusError, Conflict
 from chorus_kit.events.identity import EmploymentStatus, Role, RoleAssignment
-from identity.domain.commands import HireEmployee
+from identity.domain.commands import HireEmployee, UpdateProfile
 from identity.domain.model import (
     change_roles,
     hire,
@@ -13,6 +13,7 @@ from identity.domain.model import (
     rehire,
     reinstate,
     suspend,
+    update_profile,
 )
 
 
@@ -26,6 +27,7 @@ def new_hire():
             manager_id="m1",
         ),
         manager_chain=("m1", "m0"),
+        unit_path=("navy", "company"),
     )
 
 
@@ -66,24 +68,36 @@ def test_suspension_ends_sessions_and_reinstatement_reactivates() -> None:
         (lambda e: reinstate(e), "not_suspended"),
         (lambda e: suspend(suspend(e, reason="x"), reason="x"), "not_active"),
         (
-            lambda e: rehire(e, unit_id="u", manager_id=None, manager_chain=(), roles=()),
+            lambda e: rehire(
+                e, unit_id="u", unit_path=("u",), manager_id=None, manager_chain=(), roles=()
+            ),
             "not_offboarded",
         ),
         (
             lambda e: move(
-                offboard(e, reason="x"), unit_id="u2", manager_id=None, manager_chain=()
+                offboard(e, reason="x"),
+                unit_id="u2",
+                unit_path=("u2",),
+                manager_id=None,
+                manager_chain=(),
             ),
             "not_employed",
         ),
         (
             lambda e: move(
-                e, unit_id=e.unit_id, manager_id=e.manager_id, manager_chain=e.manager_chain
+                e,
+                unit_id=e.unit_id,
+                unit_path=e.unit_path,
+                manager_id=e.manager_id,
+                manager_chain=e.manager_chain,
             ),
             "nothing_to_change",
         ),
         (lambda e: change_roles(e, roles=e.roles), "nothing_to_change"),
         (
-            lambda e: move(e, unit_id="u2", manager_id="x", manager_chain=("x", e.id)),
+            lambda e: move(
+                e, unit_id="u2", unit_path=("u2",), manager_id="x", manager_chain=("x", e.id)
+            ),
             "manager_cycle",
         ),
     ],
@@ -95,13 +109,16 @@ def test_illegal_transitions_are_conflicts_with_a_code(transition, code) -> None
 
 
 def test_move_records_where_from_and_rehire_starts_a_new_employment() -> None:
-    moved = move(new_hire(), unit_id="air", manager_id="m9", manager_chain=("m9",))
+    moved = move(
+        new_hire(), unit_id="air", unit_path=("air",), manager_id="m9", manager_chain=("m9",)
+    )
     (event,) = moved.pending_events
     assert event.data["previous_unit_id"] == "navy" and event.data["unit_id"] == "air"
     left = offboard(moved, reason="retired")
     back = rehire(
         left,
         unit_id="navy",
+        unit_path=("navy",),
         manager_id=None,
         manager_chain=(),
         roles=(RoleAssignment(role=Role.COMMS, unit="navy"),),
@@ -110,3 +127,22 @@ def test_move_records_where_from_and_rehire_starts_a_new_employment() -> None:
     (rehired,) = back.pending_events
     assert rehired.type == "chorus.identity.employee.rehired"
     assert rehired.sequence == left.sequence + 1 and rehired.data["roles"][0]["role"] == "comms"
+
+
+def test_profile_updates_name_what_changed_and_refuse_no_ops() -> None:
+    employee = new_hire()
+    updated = update_profile(
+        employee,
+        UpdateProfile(title="Rear Admiral", social_handles={"linkedin": "grace-hopper"}),
+    )
+    (event,) = updated.pending_events
+    assert event.type == "chorus.identity.employee.updated"
+    assert event.data["changed"] == ["social_handles", "title"]
+    assert event.data["social_handles"] == {"linkedin": "grace-hopper"}
+    with pytest.raises(Conflict) as caught:
+        update_profile(updated, UpdateProfile(title="Rear Admiral"))
+    assert caught.value.code == "nothing_to_change"
+    cleared = update_profile(updated, UpdateProfile(title=None))
+    assert cleared.title is None
+    with pytest.raises(ChorusError):
+        update_profile(updated, UpdateProfile(given_name=None))

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chorus_kit.events import identity, platform
+from chorus_kit.events import audit, identity, platform, policy
 
 
 @dataclass(frozen=True)
@@ -65,19 +65,16 @@ EMPLOYEE = Topic(
     "chorus.identity.employee.v1",
     6,
     "Staff lifecycle: joiners, movers, leavers. Key = employee id.",
-    planned=("updated",),
 )
 ORG_UNIT = Topic(
     "chorus.identity.org_unit.v1",
     3,
     "The org tree: company, subsidiaries, departments. Key = unit id.",
-    planned=("created", "renamed", "moved", "closed"),
 )
 POLICY = Topic(
     "chorus.identity.policy.v1",
     3,
     "Social media policy, acknowledgements, certification, opinion leaders.",
-    planned=("published", "acknowledged", "certification_changed", "opinion_leader_identified"),
 )
 SESSION = Topic(
     "chorus.identity.session.v1",
@@ -85,9 +82,7 @@ SESSION = Topic(
     "Session revocations, compacted, key = person; every verifier reads it from the start.",
     compacted=True,
 )
-IDENTITY_AUDIT = Topic(
-    "chorus.identity.audit.v1", 3, "Privileged actions, for SIEMs.", planned=("recorded",)
-)
+IDENTITY_AUDIT = Topic("chorus.identity.audit.v1", 3, "Privileged actions, for SIEMs.")
 ACCOUNT = Topic(
     "chorus.access.account.v1",
     3,
@@ -154,7 +149,25 @@ EMPLOYEE_ROLE_CHANGED = EventType(
     "chorus.identity.employee.role_changed", EMPLOYEE, identity.EmployeeRoleChanged
 )
 EMPLOYEE_REHIRED = EventType("chorus.identity.employee.rehired", EMPLOYEE, identity.EmployeeRehired)
+EMPLOYEE_UPDATED = EventType("chorus.identity.employee.updated", EMPLOYEE, identity.EmployeeUpdated)
+ORG_UNIT_CREATED = EventType("chorus.identity.org_unit.created", ORG_UNIT, identity.OrgUnitCreated)
+ORG_UNIT_RENAMED = EventType("chorus.identity.org_unit.renamed", ORG_UNIT, identity.OrgUnitRenamed)
+ORG_UNIT_MOVED = EventType("chorus.identity.org_unit.moved", ORG_UNIT, identity.OrgUnitMoved)
+ORG_UNIT_CLOSED = EventType("chorus.identity.org_unit.closed", ORG_UNIT, identity.OrgUnitClosed)
 SESSIONS_REVOKED = EventType("chorus.identity.session.revoked", SESSION, identity.SessionsRevoked)
+POLICY_PUBLISHED = EventType("chorus.identity.policy.published", POLICY, policy.PolicyPublished)
+POLICY_ACKNOWLEDGED = EventType(
+    "chorus.identity.policy.acknowledged", POLICY, policy.PolicyAcknowledged
+)
+CERTIFICATION_CHANGED = EventType(
+    "chorus.identity.policy.certification_changed", POLICY, policy.CertificationChanged
+)
+OPINION_LEADER_IDENTIFIED = EventType(
+    "chorus.identity.policy.opinion_leader_identified", POLICY, policy.OpinionLeaderIdentified
+)
+IDENTITY_AUDIT_RECORDED = EventType(
+    "chorus.identity.audit.recorded", IDENTITY_AUDIT, audit.AuditRecorded
+)
 MESSAGE_DEAD_LETTERED = EventType(
     "chorus.platform.alert.dead_lettered", PLATFORM_ALERT, platform.MessageDeadLettered
 )
@@ -169,7 +182,17 @@ CATALOGUE: dict[str, EventType] = {
         EMPLOYEE_MOVED,
         EMPLOYEE_ROLE_CHANGED,
         EMPLOYEE_REHIRED,
+        EMPLOYEE_UPDATED,
+        ORG_UNIT_CREATED,
+        ORG_UNIT_RENAMED,
+        ORG_UNIT_MOVED,
+        ORG_UNIT_CLOSED,
         SESSIONS_REVOKED,
+        POLICY_PUBLISHED,
+        POLICY_ACKNOWLEDGED,
+        CERTIFICATION_CHANGED,
+        OPINION_LEADER_IDENTIFIED,
+        IDENTITY_AUDIT_RECORDED,
         MESSAGE_DEAD_LETTERED,
     )
 }

@@ -22,6 +22,21 @@ class EmploymentStatus(StrEnum):
     OFFBOARDED = "offboarded"
 
 
+class SocialNetwork(StrEnum):
+    LINKEDIN = "linkedin"
+    X = "x"
+    INSTAGRAM = "instagram"
+    FACEBOOK = "facebook"
+    TIKTOK = "tiktok"
+    YOUTUBE = "youtube"
+
+
+class UnitKind(StrEnum):
+    COMPANY = "company"
+    SUBSIDIARY = "subsidiary"
+    DEPARTMENT = "department"
+
+
 class RoleAssignment(BaseModel):
     """A role held over an org unit and its subtree."""
 
@@ -39,12 +54,20 @@ class EmployeeSnapshot(BaseModel):
     given_name: str
     family_name: str
     unit_id: str
+    unit_path: list[str] = Field(
+        default_factory=list, description="the unit, then its ancestors up to the company"
+    )
     manager_id: str | None = None
     manager_chain: list[str] = Field(
         default_factory=list, description="manager ids from the direct manager upwards"
     )
     roles: list[RoleAssignment] = Field(default_factory=list)
     status: EmploymentStatus
+    title: str | None = None
+    location: str | None = None
+    social_handles: dict[SocialNetwork, str] = Field(default_factory=dict)
+    employee_number: str | None = None
+    external_id: str | None = None
 
 
 class EmployeeHired(EmployeeSnapshot):
@@ -100,3 +123,41 @@ class EmployeeRehired(EmployeeSnapshot):
     """`chorus.identity.employee.rehired`: a former employee is back, active from `start_date`."""
 
     start_date: datetime
+
+
+class EmployeeUpdated(EmployeeSnapshot):
+    """`chorus.identity.employee.updated`: profile fields changed (names, email, title, ...)."""
+
+    changed: list[str] = Field(description="the profile fields that changed")
+
+
+class OrgUnitSnapshot(BaseModel):
+    """What every org-unit event carries."""
+
+    model_config = ConfigDict(extra="forbid")
+    unit_id: str = Field(min_length=1)
+    name: str
+    kind: UnitKind
+    parent_id: str | None = None
+    path: list[str] = Field(description="the unit, then its ancestors up to the company")
+    status: str = Field(description="open or closed")
+
+
+class OrgUnitCreated(OrgUnitSnapshot):
+    """`chorus.identity.org_unit.created`: a new company, subsidiary or department."""
+
+
+class OrgUnitRenamed(OrgUnitSnapshot):
+    """`chorus.identity.org_unit.renamed`."""
+
+    previous_name: str
+
+
+class OrgUnitMoved(OrgUnitSnapshot):
+    """`chorus.identity.org_unit.moved`: the unit (with its subtree) has a new parent."""
+
+    previous_parent_id: str | None = None
+
+
+class OrgUnitClosed(OrgUnitSnapshot):
+    """`chorus.identity.org_unit.closed`: no staff and no open children remain in it."""

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
-from chorus_kit.events.identity import EmploymentStatus, RoleAssignment
+from chorus_kit.events.identity import EmploymentStatus, RoleAssignment, SocialNetwork, UnitKind
+
+Handle = Annotated[str, Field(min_length=1, max_length=200)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class HireEmployee(BaseModel):
@@ -18,11 +22,36 @@ class HireEmployee(BaseModel):
     manager_id: str | None = Field(default=None, max_length=100)
     start_date: datetime | None = None
     roles: list[RoleAssignment] = Field(default_factory=list, max_length=50)
+    title: ShortText | None = None
+    location: ShortText | None = None
+    social_handles: dict[SocialNetwork, Handle] = Field(default_factory=dict)
+    employee_number: str | None = Field(default=None, min_length=1, max_length=100)
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class UpdateProfile(BaseModel):
+    """Profile changes: only the fields present change; an explicit null clears one."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    email: EmailStr | None = None
+    given_name: ShortText | None = None
+    family_name: ShortText | None = None
+    title: ShortText | None = None
+    location: ShortText | None = None
+    social_handles: dict[SocialNetwork, Handle] | None = None
+    employee_number: str | None = Field(default=None, min_length=1, max_length=100)
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+PROFILE_FIELDS = frozenset(UpdateProfile.model_fields)
 
 
 class OffboardEmployee(BaseModel):
+    """Offboard now, or at `at` (the service's scheduler runs it then, across restarts)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     reason: str = Field(min_length=1, max_length=500)
+    at: AwareDatetime | None = None
 
 
 class SuspendEmployee(BaseModel):
@@ -65,3 +94,23 @@ class EmployeeFilter(BaseModel):
 class Page(BaseModel):
     limit: int = Field(default=50, ge=1, le=100)
     after: str | None = Field(default=None, max_length=200)
+
+
+class CreateOrgUnit(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=200)
+    kind: UnitKind
+    parent_id: str | None = Field(default=None, max_length=100)
+    id: str | None = Field(
+        default=None, max_length=63, description="a readable id (`dept-eng`); generated if absent"
+    )
+
+
+class RenameOrgUnit(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class MoveOrgUnit(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    parent_id: str = Field(min_length=1, max_length=100)

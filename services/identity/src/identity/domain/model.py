@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from chorus_kit.errors import Conflict
+from chorus_kit.errors import ChorusError, Conflict
 from chorus_kit.events import Event, new_event
 from chorus_kit.events.identity import (
     EmployeeHired,
@@ -19,13 +19,21 @@ from chorus_kit.events.identity import (
     EmployeeRoleChanged,
     EmployeeSnapshot,
     EmployeeSuspended,
+    EmployeeUpdated,
     EmploymentStatus,
     RoleAssignment,
     SessionsRevoked,
+    SocialNetwork,
 )
-from identity.domain.commands import HireEmployee
+from identity.domain.commands import PROFILE_FIELDS, HireEmployee, UpdateProfile
 
 SOURCE = "/chorus/identity"
+
+
+@dataclass(frozen=True)
+class ScheduledOffboarding:
+    at: datetime
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -40,10 +48,23 @@ class Employee:
     roles: tuple[RoleAssignment, ...]
     status: EmploymentStatus
     start_date: datetime
+    unit_path: tuple[str, ...] = ()
+    title: str | None = None
+    location: str | None = None
+    social_handles: tuple[tuple[SocialNetwork, str], ...] = ()
+    employee_number: str | None = None
+    external_id: str | None = None
     sequence: int = 0
     offboarded_at: datetime | None = None
     offboard_reason: str | None = None
+    scheduled_offboarding: ScheduledOffboarding | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
     pending_events: tuple[Event, ...] = field(default=())
+
+    @property
+    def handles(self) -> dict[SocialNetwork, str]:
+        return dict(self.social_handles)
 
     def snapshot(self) -> dict[str, object]:
         return EmployeeSnapshot(
@@ -52,11 +73,21 @@ class Employee:
             given_name=self.given_name,
             family_name=self.family_name,
             unit_id=self.unit_id,
+            unit_path=list(self.unit_path),
             manager_id=self.manager_id,
             manager_chain=list(self.manager_chain),
             roles=list(self.roles),
             status=self.status,
+            title=self.title,
+            location=self.location,
+            social_handles=self.handles,
+            employee_number=self.employee_number,
+            external_id=self.external_id,
         ).model_dump()
+
+    def with_events(self, *extra: Event) -> Employee:
+        """The same change, carrying `extra` events too (numbered by the caller)."""
+        return replace(self, pending_events=(*self.pending_events, *extra))
 
 
 def _raising(before: Employee, after: Employee, *raised: tuple[str, BaseModel]) -> Employee:
@@ -84,22 +115,74 @@ def _require(employee: Employee, *allowed: EmploymentStatus, code: str) -> None:
         raise Conflict(f"employee {employee.id} is {employee.status.value}", code=code)
 
 
-def hire(command: HireEmployee, *, manager_chain: tuple[str, ...]) -> Employee:
+def _handles(handles: dict[SocialNetwork, str] | None) -> tuple[tuple[SocialNetwork, str], ...]:
+    return tuple(sorted((handles or {}).items()))
+
+
+def hire(
+    command: HireEmployee, *, manager_chain: tuple[str, ...], unit_path: tuple[str, ...]
+) -> Employee:
     """A new active employee, with the `hired` event it raises."""
+    now = datetime.now(UTC)
     employee = Employee(
         id=str(uuid.uuid4()),
         email=str(command.email).lower(),
         given_name=command.given_name,
         family_name=command.family_name,
         unit_id=command.unit_id,
+        unit_path=unit_path,
         manager_id=command.manager_id,
         manager_chain=manager_chain,
-        roles=tuple(command.roles),
+        roles=tuple(dict.fromkeys(command.roles)),
         status=EmploymentStatus.ACTIVE,
-        start_date=command.start_date or datetime.now(UTC),
+        start_date=command.start_date or now,
+        title=command.title,
+        location=command.location,
+        social_handles=_handles(command.social_handles),
+        employee_number=command.employee_number,
+        external_id=command.external_id,
+        created_at=now,
     )
     hired = EmployeeHired(**employee.snapshot(), start_date=employee.start_date)
     return _raising(employee, employee, ("chorus.identity.employee.hired", hired))
+
+
+def update_profile(employee: Employee, command: UpdateProfile) -> Employee:
+    """New profile values; only fields the command names change, and only if they differ."""
+    _require(employee, EmploymentStatus.ACTIVE, EmploymentStatus.SUSPENDED, code="not_employed")
+    given = command.model_dump(include=set(PROFILE_FIELDS), exclude_unset=True)
+    changes: dict[str, object] = {}
+    for name, value in given.items():
+        if name in ("given_name", "family_name", "email") and value is None:
+            raise ChorusError(f"{name} cannot be cleared", code="required_field")
+        if name == "email":
+            value = str(value).lower()
+        if name == "social_handles":
+            value = _handles(command.social_handles)
+        if getattr(employee, name) != value:
+            changes[name] = value
+    if not changes:
+        raise Conflict("the profile already holds these values", code="nothing_to_change")
+    updated = replace(employee, **changes)  # type: ignore[arg-type]
+    data = EmployeeUpdated(**updated.snapshot(), changed=sorted(changes))
+    return _raising(employee, updated, ("chorus.identity.employee.updated", data))
+
+
+def schedule_offboarding(employee: Employee, *, reason: str, at: datetime) -> Employee:
+    """An offboarding the scheduler runs at `at` (a later request replaces the date)."""
+    if employee.status is EmploymentStatus.OFFBOARDED:
+        raise Conflict(f"employee {employee.id} is already offboarded", code="already_offboarded")
+    return replace(
+        employee,
+        scheduled_offboarding=ScheduledOffboarding(at=at, reason=reason),
+        pending_events=(),
+    )
+
+
+def cancel_scheduled_offboarding(employee: Employee) -> Employee:
+    if employee.scheduled_offboarding is None:
+        raise Conflict("no offboarding is scheduled", code="nothing_scheduled")
+    return replace(employee, scheduled_offboarding=None, pending_events=())
 
 
 def offboard(employee: Employee, *, reason: str, at: datetime | None = None) -> Employee:
@@ -108,7 +191,11 @@ def offboard(employee: Employee, *, reason: str, at: datetime | None = None) -> 
         raise Conflict(f"employee {employee.id} is already offboarded", code="already_offboarded")
     when = at or datetime.now(UTC)
     left = replace(
-        employee, status=EmploymentStatus.OFFBOARDED, offboarded_at=when, offboard_reason=reason
+        employee,
+        status=EmploymentStatus.OFFBOARDED,
+        offboarded_at=when,
+        offboard_reason=reason,
+        scheduled_offboarding=None,
     )
     offboarded = EmployeeOffboarded(**left.snapshot(), offboarded_at=when, reason=reason)
     return _raising(
@@ -144,6 +231,7 @@ def move(
     employee: Employee,
     *,
     unit_id: str,
+    unit_path: tuple[str, ...],
     manager_id: str | None,
     manager_chain: tuple[str, ...],
 ) -> Employee:
@@ -153,7 +241,13 @@ def move(
         raise Conflict("the employee is already there", code="nothing_to_change")
     if employee.id in manager_chain:
         raise Conflict("an employee cannot report to themselves", code="manager_cycle")
-    moved = replace(employee, unit_id=unit_id, manager_id=manager_id, manager_chain=manager_chain)
+    moved = replace(
+        employee,
+        unit_id=unit_id,
+        unit_path=unit_path,
+        manager_id=manager_id,
+        manager_chain=manager_chain,
+    )
     data = EmployeeMoved(
         **moved.snapshot(),
         previous_unit_id=employee.unit_id,
@@ -176,6 +270,7 @@ def rehire(
     employee: Employee,
     *,
     unit_id: str,
+    unit_path: tuple[str, ...],
     manager_id: str | None,
     manager_chain: tuple[str, ...],
     roles: tuple[RoleAssignment, ...],
@@ -187,9 +282,10 @@ def rehire(
         employee,
         status=EmploymentStatus.ACTIVE,
         unit_id=unit_id,
+        unit_path=unit_path,
         manager_id=manager_id,
         manager_chain=manager_chain,
-        roles=roles,
+        roles=tuple(dict.fromkeys(roles)),
         start_date=start_date or datetime.now(UTC),
         offboarded_at=None,
         offboard_reason=None,

@@ -5,24 +5,44 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from chorus_kit.audit import AuditLog
 from chorus_kit.auth import SigningKey
-from chorus_kit.events.identity import EmploymentStatus, RoleAssignment
+from chorus_kit.errors import ChorusError, Forbidden
+from chorus_kit.events.audit import AuditRecorded
+from chorus_kit.events.identity import (
+    EmploymentStatus,
+    Role,
+    RoleAssignment,
+    SocialNetwork,
+    UnitKind,
+)
 from chorus_kit.web import CurrentPrincipal
+from identity.domain.authorization import readable_units
 from identity.domain.commands import (
     ChangeRoles,
+    CreateOrgUnit,
     EmployeeFilter,
     HireEmployee,
     MoveEmployee,
+    MoveOrgUnit,
     OffboardEmployee,
     Page,
     RehireEmployee,
+    RenameOrgUnit,
     SuspendEmployee,
+    UpdateProfile,
 )
 from identity.domain.model import Employee
-from identity.handlers import IdentityHandlers
+from identity.domain.org_units import OrgTree, OrgUnit
+from identity.handlers import IdentityHandlers, decode_cursor, encode_cursor
+
+
+class ScheduledOffboardingRead(BaseModel):
+    at: datetime
+    reason: str
 
 
 class EmployeeRead(BaseModel):
@@ -30,31 +50,89 @@ class EmployeeRead(BaseModel):
     email: str
     given_name: str
     family_name: str
+    title: str | None
+    location: str | None
+    social_handles: dict[SocialNetwork, str]
+    employee_number: str | None
+    external_id: str | None
     unit_id: str
+    unit_path: list[str]
     manager_id: str | None
     manager_chain: list[str]
     roles: list[RoleAssignment]
     status: EmploymentStatus
     start_date: datetime
     offboarded_at: datetime | None
-    sequence: int
+    scheduled_offboarding: ScheduledOffboardingRead | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    sequence: int = Field(description="the record's version; send it back as If-Match")
 
     @classmethod
     def of(cls, employee: Employee) -> EmployeeRead:
+        scheduled = employee.scheduled_offboarding
         return cls(
             id=employee.id,
             email=employee.email,
             given_name=employee.given_name,
             family_name=employee.family_name,
+            title=employee.title,
+            location=employee.location,
+            social_handles=employee.handles,
+            employee_number=employee.employee_number,
+            external_id=employee.external_id,
             unit_id=employee.unit_id,
+            unit_path=list(employee.unit_path),
             manager_id=employee.manager_id,
             manager_chain=list(employee.manager_chain),
             roles=list(employee.roles),
             status=employee.status,
             start_date=employee.start_date,
             offboarded_at=employee.offboarded_at,
+            scheduled_offboarding=(
+                ScheduledOffboardingRead(at=scheduled.at, reason=scheduled.reason)
+                if scheduled
+                else None
+            ),
+            created_at=employee.created_at,
+            updated_at=employee.updated_at,
             sequence=employee.sequence,
         )
+
+
+class OrgUnitRead(BaseModel):
+    id: str
+    name: str
+    kind: UnitKind
+    parent_id: str | None
+    path: list[str] = Field(description="the unit, then its ancestors up to the company")
+    status: str
+    sequence: int
+
+    @classmethod
+    def of(cls, unit: OrgUnit, tree: OrgTree | None = None) -> OrgUnitRead:
+        return cls(
+            id=unit.id,
+            name=unit.name,
+            kind=unit.kind,
+            parent_id=unit.parent_id,
+            path=list(tree.path(unit.id)) if tree else [unit.id],
+            status=unit.status,
+            sequence=unit.sequence,
+        )
+
+
+def if_match(value: str | None) -> int | None:
+    """The version an `If-Match` header names (`"3"`, `W/"3"` or `3`), if any."""
+    if value is None or value.strip() == "*":
+        return None
+    raw = value.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise ChorusError("If-Match must name a version this API gave", code="bad_if_match")
+    return int(raw)
+
+
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
 def _handlers(request: Request) -> IdentityHandlers:
@@ -119,16 +197,53 @@ async def batch_get_employees(
     )
 
 
+def _versioned(response: Response, employee: Employee) -> EmployeeRead:
+    response.headers["ETag"] = f'W/"{employee.sequence}"'
+    return EmployeeRead.of(employee)
+
+
 @router.get("/v1/employees/{employee_id}")
-async def get_employee(employee_id: str, handlers: Handlers, by: CurrentPrincipal) -> EmployeeRead:
-    return EmployeeRead.of(await handlers.get_employee(employee_id, by=by))
+async def get_employee(
+    employee_id: str, handlers: Handlers, by: CurrentPrincipal, response: Response
+) -> EmployeeRead:
+    return _versioned(response, await handlers.get_employee(employee_id, by=by))
+
+
+@router.patch("/v1/employees/{employee_id}")
+async def update_profile(
+    employee_id: str,
+    body: UpdateProfile,
+    handlers: Handlers,
+    by: CurrentPrincipal,
+    response: Response,
+    match: IfMatch = None,
+) -> EmployeeRead:
+    """Change profile fields (only those sent); emits `employee.updated`."""
+    updated = await handlers.update_profile(employee_id, body, by=by, if_sequence=if_match(match))
+    return _versioned(response, updated)
 
 
 @router.post("/v1/employees/{employee_id}/offboard")
 async def offboard_employee(
-    employee_id: str, body: OffboardEmployee, handlers: Handlers, by: CurrentPrincipal
+    employee_id: str,
+    body: OffboardEmployee,
+    handlers: Handlers,
+    by: CurrentPrincipal,
+    match: IfMatch = None,
 ) -> EmployeeRead:
-    return EmployeeRead.of(await handlers.offboard_employee(employee_id, body, by=by))
+    """Offboard now, or at `at` (then the service's scheduler runs it, across restarts)."""
+    return EmployeeRead.of(
+        await handlers.offboard_employee(employee_id, body, by=by, if_sequence=if_match(match))
+    )
+
+
+@router.delete("/v1/employees/{employee_id}/scheduled-offboarding")
+async def cancel_scheduled_offboarding(
+    employee_id: str, handlers: Handlers, by: CurrentPrincipal, match: IfMatch = None
+) -> EmployeeRead:
+    return EmployeeRead.of(
+        await handlers.cancel_scheduled_offboarding(employee_id, by=by, if_sequence=if_match(match))
+    )
 
 
 @router.post("/v1/employees/{employee_id}/suspend")
@@ -164,6 +279,103 @@ async def rehire_employee(
     employee_id: str, body: RehireEmployee, handlers: Handlers, by: CurrentPrincipal
 ) -> EmployeeRead:
     return EmployeeRead.of(await handlers.rehire_employee(employee_id, body, by=by))
+
+
+# --- org units ----------------------------------------------------------------------------
+@router.post("/v1/org-units", status_code=status.HTTP_201_CREATED)
+async def create_org_unit(
+    body: CreateOrgUnit, handlers: Handlers, by: CurrentPrincipal
+) -> OrgUnitRead:
+    unit = await handlers.create_unit(body, by=by)
+    return OrgUnitRead.of(unit, await handlers.list_units(by=by))
+
+
+@router.get("/v1/org-units")
+async def list_org_units(handlers: Handlers, by: CurrentPrincipal) -> list[OrgUnitRead]:
+    """The whole tree (a few hundred units at most), parents before children."""
+    tree = await handlers.list_units(by=by)
+    units = sorted(tree.units(), key=lambda u: (len(tree.path(u.id)), u.name, u.id))
+    return [OrgUnitRead.of(u, tree) for u in units]
+
+
+@router.get("/v1/org-units/{unit_id}")
+async def get_org_unit(unit_id: str, handlers: Handlers, by: CurrentPrincipal) -> OrgUnitRead:
+    unit, tree = await handlers.get_unit(unit_id, by=by)
+    return OrgUnitRead.of(unit, tree)
+
+
+@router.patch("/v1/org-units/{unit_id}")
+async def rename_org_unit(
+    unit_id: str, body: RenameOrgUnit, handlers: Handlers, by: CurrentPrincipal
+) -> OrgUnitRead:
+    return OrgUnitRead.of(await handlers.rename_unit(unit_id, body, by=by))
+
+
+@router.post("/v1/org-units/{unit_id}/move")
+async def move_org_unit(
+    unit_id: str, body: MoveOrgUnit, handlers: Handlers, by: CurrentPrincipal
+) -> OrgUnitRead:
+    return OrgUnitRead.of(await handlers.move_unit(unit_id, body, by=by))
+
+
+@router.post("/v1/org-units/{unit_id}/close")
+async def close_org_unit(unit_id: str, handlers: Handlers, by: CurrentPrincipal) -> OrgUnitRead:
+    return OrgUnitRead.of(await handlers.close_unit(unit_id, by=by))
+
+
+# --- audit ------------------------------------------------------------------------------------
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    actor: str | None = Field(default=None, max_length=200)
+    action: str | None = Field(default=None, max_length=100)
+    target_id: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+    after: str | None = Field(default=None, max_length=300)
+
+
+class AuditPage(BaseModel):
+    items: list[AuditRecorded]
+    next_cursor: str | None
+
+
+@router.get("/v1/audit")
+async def read_audit_log(
+    request: Request,
+    handlers: Handlers,
+    by: CurrentPrincipal,
+    query: Annotated[AuditQuery, Query()],
+) -> AuditPage:
+    """Privileged actions, newest first: auditors and admins, for the units they cover."""
+    tree = await handlers.list_units(by=by)
+    if not any(r.role in (Role.AUDITOR, Role.ADMIN) for r in by.roles):
+        raise Forbidden("the audit log is for auditors and admins", code="not_auditor")
+    units = readable_units(by, tree, roles=(Role.AUDITOR, Role.ADMIN))
+    before = None
+    if query.after:
+        at, _, entry_id = decode_cursor(query.after).partition("|")
+        try:
+            before = (datetime.fromisoformat(at), entry_id)
+        except ValueError as exc:
+            raise ChorusError(
+                "the page cursor is not one this API gave", code="bad_cursor"
+            ) from exc
+    audit: AuditLog = request.app.state.audit
+    found = await audit.search(
+        units=units,
+        actor=query.actor,
+        action=query.action,
+        target_id=query.target_id,
+        before=before,
+        limit=query.limit + 1,
+    )
+    more = len(found) > query.limit
+    found = found[: query.limit]
+    cursor = (
+        encode_cursor(f"{found[-1].at.isoformat()}|{found[-1].entry_id}")
+        if more and found
+        else None
+    )
+    return AuditPage(items=found, next_cursor=cursor)
 
 
 @router.get("/.well-known/jwks.json", include_in_schema=False)

@@ -130,9 +130,17 @@ class EventConsumer:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_records=500,
+            # A topic created after the subscription shows up within this, not 5 minutes.
+            metadata_max_age_ms=10_000,
         )
         self._consumer = consumer
         await retry_until_done(consumer.start, what=f"joining consumer group {self.group}")
+        await retry_until_done(
+            lambda: _until_partitions_known(
+                consumer, [t.physical(self._prefix) for t in self._topics]
+            ),
+            what="waiting for the consumed topics' partitions",
+        )
         producer = self._new_producer()
         await retry_until_done(producer.start, what="starting the dead-letter producer")
         self._producer = producer
@@ -388,6 +396,17 @@ class EventConsumer:
                 "dlq_topic": dlq_topic,
             },
         )
+
+
+async def _until_partitions_known(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> None:
+    """Subscribing before a just-created topic's partitions reach the client's metadata would
+    assign nothing for that topic until the next metadata refresh: wait for them first."""
+    for _ in range(100):
+        await consumer.topics()  # a fresh metadata request
+        if all(consumer.partitions_for_topic(t) for t in topics):
+            return
+        await asyncio.sleep(0.1)
+    raise TransientError(f"partitions of {list(topics)} not in the broker's metadata yet")
 
 
 def strip_dlq_headers(headers: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:

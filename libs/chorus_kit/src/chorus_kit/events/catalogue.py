@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chorus_kit.events import audit, identity, platform, policy
+from chorus_kit.events import access, audit, identity, platform, policy
 
 
 @dataclass(frozen=True)
@@ -87,32 +87,28 @@ ACCOUNT = Topic(
     "chorus.access.account.v1",
     3,
     "Company social accounts and their owners.",
-    planned=("registered", "updated", "owner_added", "owner_removed", "coverage_low"),
 )
 GRANT = Topic(
     "chorus.access.grant.v1",
     6,
     "Access requests and time-bound grants.",
-    planned=("requested", "approved", "denied", "granted", "expiring", "revoked", "expired"),
 )
 VAULT = Topic(
     "chorus.access.vault.v1",
     3,
     "Credential check-out/in and rotation (never a secret).",
-    planned=("checked_out", "checked_in", "rotation_required", "rotated"),
 )
 OFFBOARDING = Topic(
     "chorus.access.offboarding.v1",
     3,
     "Completed offboardings: what was revoked, handed over, flagged.",
-    planned=("completed",),
 )
 REVIEW = Topic(
     "chorus.access.review.v1",
     3,
     "Periodic access reviews.",
-    planned=("started", "reminder_due", "decided", "closed"),
 )
+ACCESS_AUDIT = Topic("chorus.access.audit.v1", 3, "Access's privileged actions, for SIEMs.")
 PLATFORM_ALERT = Topic(
     "chorus.platform.alert.v1",
     1,
@@ -130,6 +126,7 @@ TOPICS: tuple[Topic, ...] = (
     VAULT,
     OFFBOARDING,
     REVIEW,
+    ACCESS_AUDIT,
     PLATFORM_ALERT,
 )
 
@@ -168,6 +165,35 @@ OPINION_LEADER_IDENTIFIED = EventType(
 IDENTITY_AUDIT_RECORDED = EventType(
     "chorus.identity.audit.recorded", IDENTITY_AUDIT, audit.AuditRecorded
 )
+ACCESS_EVENTS = (
+    EventType("chorus.access.account.registered", ACCOUNT, access.AccountRegistered),
+    EventType("chorus.access.account.updated", ACCOUNT, access.AccountUpdated),
+    EventType("chorus.access.account.owner_added", ACCOUNT, access.OwnerAdded),
+    EventType("chorus.access.account.owner_removed", ACCOUNT, access.OwnerRemoved),
+    EventType("chorus.access.account.coverage_low", ACCOUNT, access.CoverageLow),
+    EventType("chorus.access.grant.requested", GRANT, access.AccessRequested),
+    EventType("chorus.access.grant.approved", GRANT, access.AccessRequestDecided),
+    EventType("chorus.access.grant.denied", GRANT, access.AccessRequestDecided),
+    EventType("chorus.access.grant.granted", GRANT, access.GrantGranted),
+    EventType("chorus.access.grant.expiring", GRANT, access.GrantExpiring),
+    EventType("chorus.access.grant.revoked", GRANT, access.GrantRevoked),
+    EventType("chorus.access.grant.expired", GRANT, access.GrantExpired),
+    EventType("chorus.access.vault.checked_out", VAULT, access.SecretCheckedOut),
+    EventType("chorus.access.vault.checked_in", VAULT, access.SecretCheckedIn),
+    EventType("chorus.access.vault.rotation_required", VAULT, access.RotationRequired),
+    EventType("chorus.access.vault.rotated", VAULT, access.SecretRotated),
+    EventType("chorus.access.offboarding.completed", OFFBOARDING, access.OffboardingCompleted),
+    EventType("chorus.access.review.started", REVIEW, access.ReviewStarted),
+    EventType("chorus.access.review.reminder_due", REVIEW, access.ReviewReminderDue),
+    EventType("chorus.access.review.decided", REVIEW, access.ReviewDecided),
+    EventType("chorus.access.review.closed", REVIEW, access.ReviewClosed),
+    EventType("chorus.access.audit.recorded", ACCESS_AUDIT, audit.AuditRecorded),
+    EventType(
+        "chorus.platform.alert.former_staff_with_access",
+        PLATFORM_ALERT,
+        access.FormerStaffWithAccess,
+    ),
+)
 MESSAGE_DEAD_LETTERED = EventType(
     "chorus.platform.alert.dead_lettered", PLATFORM_ALERT, platform.MessageDeadLettered
 )
@@ -194,6 +220,7 @@ CATALOGUE: dict[str, EventType] = {
         OPINION_LEADER_IDENTIFIED,
         IDENTITY_AUDIT_RECORDED,
         MESSAGE_DEAD_LETTERED,
+        *ACCESS_EVENTS,
     )
 }
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel
 
-from chorus_kit.errors import ChorusError, Conflict, NotFound
+from chorus_kit.errors import ChorusError, Conflict
 from chorus_kit.events import Event, new_event
 from chorus_kit.events.identity import (
     OrgUnitClosed,
@@ -18,6 +18,9 @@ from chorus_kit.events.identity import (
     OrgUnitRenamed,
     UnitKind,
 )
+from chorus_kit.org_tree import OrgTree as GenericOrgTree
+
+__all__ = ["OrgTree", "OrgUnit", "close_unit", "create_unit", "move_unit", "rename_unit"]
 
 SOURCE = "/chorus/identity"
 OPEN = "open"
@@ -48,60 +51,7 @@ class OrgUnit:
         return self.status == OPEN
 
 
-class OrgTree:
-    """A read-only snapshot of every unit, for subtree and ancestry questions."""
-
-    def __init__(self, units: Iterable[OrgUnit]) -> None:
-        self._units = {u.id: u for u in units}
-        children: dict[str, list[str]] = {}
-        for unit in self._units.values():
-            if unit.parent_id is not None:
-                children.setdefault(unit.parent_id, []).append(unit.id)
-        self._children = children
-
-    def exists(self, unit_id: str) -> bool:
-        return unit_id in self._units
-
-    def get(self, unit_id: str) -> OrgUnit:
-        try:
-            return self._units[unit_id]
-        except KeyError:
-            raise NotFound(f"no org unit {unit_id}", code="unit_not_found") from None
-
-    def units(self) -> list[OrgUnit]:
-        return list(self._units.values())
-
-    def path(self, unit_id: str) -> tuple[str, ...]:
-        """The unit, then its ancestors up to the root (an unknown unit is its own path)."""
-        path: list[str] = []
-        current: str | None = unit_id
-        while current is not None and current not in path:
-            path.append(current)
-            unit = self._units.get(current)
-            current = unit.parent_id if unit else None
-        return tuple(path)
-
-    def subtree(self, unit_id: str) -> set[str]:
-        """The unit and every unit below it."""
-        found = {unit_id}
-        stack = [unit_id]
-        while stack:
-            for child in self._children.get(stack.pop(), ()):
-                if child not in found:
-                    found.add(child)
-                    stack.append(child)
-        return found
-
-    def open_children(self, unit_id: str) -> list[OrgUnit]:
-        return [self._units[c] for c in self._children.get(unit_id, ()) if self._units[c].is_open]
-
-    def nearest(self, unit_id: str, kind: UnitKind) -> OrgUnit | None:
-        """The closest unit of `kind` at or above `unit_id` (its subsidiary, its department)."""
-        for ancestor in self.path(unit_id):
-            unit = self._units.get(ancestor)
-            if unit is not None and unit.kind is kind:
-                return unit
-        return None
+OrgTree = GenericOrgTree[OrgUnit]
 
 
 def _snapshot(unit: OrgUnit, tree: OrgTree | None) -> dict[str, object]:

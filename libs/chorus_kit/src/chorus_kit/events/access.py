@@ -266,3 +266,21 @@ class FormerStaffWithAccess(_Strict):
     person_ids: list[str]
     open_grants: int
     unacknowledged_connector_calls: int
+
+
+class ConnectorCallFailed(_Strict):
+    """`chorus.platform.alert.connector_call_failed`: a network's revocation connector did not
+    acknowledge a call within its attempts or its maximum age; an admin may retry it."""
+
+    call_id: str
+    account_id: str
+    network: SocialNetwork
+    handle: str
+    action: str = Field(description="revoke_access or rotate_credential")
+    person_id: str | None = None
+    grant_id: str | None = None
+    secret_id: str | None = None
+    reason: str
+    attempts: int
+    last_error: str | None = Field(default=None, description="e.g. `HTTP 503`, `connect error`")
+    requested_at: datetime

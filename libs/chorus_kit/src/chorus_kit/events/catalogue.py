@@ -193,6 +193,11 @@ ACCESS_EVENTS = (
         PLATFORM_ALERT,
         access.FormerStaffWithAccess,
     ),
+    EventType(
+        "chorus.platform.alert.connector_call_failed",
+        PLATFORM_ALERT,
+        access.ConnectorCallFailed,
+    ),
 )
 MESSAGE_DEAD_LETTERED = EventType(
     "chorus.platform.alert.dead_lettered", PLATFORM_ALERT, platform.MessageDeadLettered

@@ -55,6 +55,10 @@ bench-backbone: deps ## Benchmark: raw Kafka, raw DB writes, and the outbox→Ka
 bench-revocation: deps ## Benchmark: offboard in identity → the leaver's token refused by access (p50/p99)
 	$(UV) run python -m bench.revocation
 
+.PHONY: bench-identity
+bench-identity: deps ## Benchmark: SCIM create/PATCH per s, sign-ins per s (argon2id), revocation p50/p99
+	$(UV) run python -m bench.identity
+
 .PHONY: clean
 clean: down ## Stop everything and delete local state (var/local and leftovers of test and benchmark runs)
 	rm -rf var/local var/test-infra-* var/bench-*

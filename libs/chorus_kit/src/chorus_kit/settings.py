@@ -17,7 +17,10 @@ class Environment(StrEnum):
 class ServiceSettings(BaseSettings):
     """Validated at start; a bad value stops the process with a clear message."""
 
-    model_config = SettingsConfigDict(env_prefix="CHORUS_", extra="ignore", frozen=True)
+    # A wrong setting is reported by name, never by value (it may be a secret).
+    model_config = SettingsConfigDict(
+        env_prefix="CHORUS_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     service_name: str
     environment: Environment = Environment.DEVELOPMENT

@@ -6,20 +6,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
 from chorus_kit.audit import AuditLog
-from chorus_kit.auth import (
-    RevocationList,
-    SigningKey,
-    StaticKeys,
-    TokenVerifier,
-    load_or_create_dev_key,
-)
+from chorus_kit.auth import RevocationList, TokenVerifier
 from chorus_kit.consumer import EventConsumer
 from chorus_kit.events.catalogue import (
     EMPLOYEE,
@@ -36,9 +27,21 @@ from chorus_kit.outbox import OutboxRelay
 from chorus_kit.revocations import RevocationReader, revocations_caught_up
 from chorus_kit.telemetry import configure_logging, configure_tracing
 from chorus_kit.web import background_tasks, create_app
+from identity.adapters.engagement_stores import EngagementStores
 from identity.adapters.mongo_store import EmployeeStore, OrgUnitStore
+from identity.adapters.scim_store import ProvisioningClientStore, ScimDirectory
+from identity.engagement_handlers import EngagementHandlers
+from identity.entrypoints.auth_http import include_sign_in
+from identity.entrypoints.engagement_consumer import (
+    employee_events_consumer,
+    run_programme_scheduler,
+)
+from identity.entrypoints.engagement_http import router as engagement_router
 from identity.entrypoints.http import router
+from identity.entrypoints.scim import router as scim_router
 from identity.handlers import IdentityHandlers
+from identity.scim_handlers import ScimHandlers
+from identity.session_wiring import SignInParts
 from identity.settings import IdentitySettings
 
 IDENTITY_TOPICS = (EMPLOYEE, ORG_UNIT, POLICY, SESSION, IDENTITY_AUDIT)
@@ -57,15 +60,6 @@ async def run_offboarding_scheduler(handlers: IdentityHandlers, interval: float)
         await asyncio.sleep(interval)
 
 
-def signing_key(settings: IdentitySettings) -> SigningKey:
-    if settings.signing_key_file is None:
-        return load_or_create_dev_key(settings.dev_signing_key_file)
-    loaded = serialization.load_pem_private_key(settings.signing_key_file.read_bytes(), None)
-    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
-        raise ValueError("the signing key must be an EC P-256 private key")
-    return SigningKey(kid=Path(settings.signing_key_file).stem, private_key=loaded)
-
-
 def build_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
     configure_logging(settings.service_name, settings.log_level)
@@ -74,13 +68,18 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
     database = mongo[settings.database]
     employees = EmployeeStore(database)
     units = OrgUnitStore(database)
-    key = signing_key(settings)
+    provisioning_clients = ProvisioningClientStore(database)
+    engagement_stores = EngagementStores.of(database)
+    sign_in = SignInParts(settings, database)  # sessions, passwords, OIDC, the key ring
     revocations = RevocationList()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await employees.prepare()
         await units.prepare()
+        await provisioning_clients.prepare()
+        await engagement_stores.prepare()
+        await sign_in.prepare()
         audit = AuditLog(
             database,
             event_type=IDENTITY_AUDIT_RECORDED.type,
@@ -91,7 +90,14 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
         )
         await audit.prepare()
         relay = OutboxRelay(
-            collections=[employees.collection, units.collection, audit.outbox],
+            collections=[
+                employees.collection,
+                units.collection,
+                audit.outbox,
+                provisioning_clients.collection,
+                *engagement_stores.outbox_collections,
+                *sign_in.outbox_collections,
+            ],
             leases=database["relay_leases"],
             producer_factory=lambda: create_producer(
                 settings.kafka_bootstrap, client_id="identity-relay"
@@ -111,6 +117,42 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
         await handlers.ensure_root_unit(settings.root_unit, name=settings.root_unit_name)
         app.state.handlers = handlers
         app.state.audit = audit
+        app.state.scim = ScimHandlers(
+            identity=handlers,
+            clients=provisioning_clients,
+            directory=ScimDirectory(employees, units),
+            client_events_written=lambda doc_id, events: relay.notify(
+                provisioning_clients.collection, doc_id, events
+            ),
+        )
+        session_handlers = sign_in.handlers(
+            employees=employees,
+            units=units,
+            revocations=revocations,
+            audit=audit,
+            credential_events_written=lambda doc_id, events: relay.notify(
+                sign_in.credentials.collection, doc_id, events
+            ),
+        )
+        app.state.session_handlers = session_handlers
+        engagement = EngagementHandlers(
+            policies=engagement_stores.policies,
+            modules=engagement_stores.modules,
+            certifications=engagement_stores.certifications,
+            surveys=engagement_stores.surveys,
+            nominations=engagement_stores.nominations,
+            employees=employees,
+            units=units,
+            events_written=lambda store, doc_id, events: relay.notify(
+                engagement_stores.collection_of(store), doc_id, events
+            ),
+        )
+        app.state.engagement = engagement
+        certification_consumer = employee_events_consumer(engagement, settings)
+
+        async def programme_scheduler() -> None:
+            await run_programme_scheduler(engagement, settings.scheduler_interval_seconds)
+
         audit_reader = EventConsumer(
             bootstrap=settings.kafka_bootstrap,
             group="identity-audit-log",
@@ -146,9 +188,13 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
                 create_topics,
                 audit_reader.run,
                 scheduler,
+                certification_consumer.run,
+                programme_scheduler,
+                *sign_in.loops(session_handlers),
             ):
                 yield
         finally:
+            await sign_in.close()
             await mongo.close()
 
     app = create_app(
@@ -159,8 +205,12 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
             revocations_caught_up(revocations),
         ],
     )
-    app.state.signing_key = key
-    # Identity verifies its own tokens from its own key, never over HTTP to itself.
-    app.state.verifier = TokenVerifier(StaticKeys([key.public_jwk()]), revocations)
+    app.state.key_ring = sign_in.key_ring
+    app.state.trusted_proxies = sign_in.trusted_proxies
+    # Identity verifies its own tokens from its own key ring, never over HTTP to itself.
+    app.state.verifier = TokenVerifier(sign_in.key_ring, revocations)
     app.include_router(router)
+    include_sign_in(app)
+    app.include_router(engagement_router)
+    app.include_router(scim_router)
     return app

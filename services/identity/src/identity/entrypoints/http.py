@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from chorus_kit.audit import AuditLog
-from chorus_kit.auth import SigningKey
 from chorus_kit.errors import ChorusError, Forbidden
 from chorus_kit.events.audit import AuditRecorded
 from chorus_kit.events.identity import (
@@ -376,9 +375,3 @@ async def read_audit_log(
         else None
     )
     return AuditPage(items=found, next_cursor=cursor)
-
-
-@router.get("/.well-known/jwks.json", include_in_schema=False)
-async def jwks(request: Request) -> dict[str, Any]:
-    key: SigningKey = request.app.state.signing_key
-    return {"keys": [key.public_jwk()]}

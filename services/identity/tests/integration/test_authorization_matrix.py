@@ -45,6 +45,10 @@ def auditors_and_admins(role: Role, in_scope: bool) -> bool:
     return role in (Role.ADMIN, Role.AUDITOR)
 
 
+def nobody_below_the_company(role: Role, in_scope: bool) -> bool:
+    return False  # every caller here holds their role over a subsidiary, not the company
+
+
 ENDPOINTS = [
     Endpoint(
         "read employee", lambda u, e, n: ("GET", f"{u}/v1/employees/{e}", None), reader_in_scope
@@ -132,6 +136,68 @@ ENDPOINTS = [
     Endpoint("list units", lambda u, e, n: ("GET", f"{u}/v1/org-units", None), anyone),
     Endpoint("read unit", lambda u, e, n: ("GET", f"{u}/v1/org-units/a-dept", None), anyone),
     Endpoint("audit log", lambda u, e, n: ("GET", f"{u}/v1/audit", None), auditors_and_admins),
+    # Sign-in and provisioning.
+    Endpoint(
+        "set password",
+        lambda u, e, n: ("PUT", f"{u}/v1/employees/{e}/password", {"password": "x" * 16 + str(n)}),
+        admin_in_scope,
+    ),
+    Endpoint(
+        "create provisioning client",
+        lambda u, e, n: (
+            "POST",
+            f"{u}/v1/provisioning-clients",
+            {"name": f"c{n}", "unit_id": "a-dept"},
+        ),
+        admin_in_scope,
+    ),
+    # The staff programme: company-wide documents need an admin of the company itself.
+    Endpoint(
+        "publish policy",
+        lambda u, e, n: ("POST", f"{u}/v1/policies", {"title": "P", "body_markdown": "b"}),
+        nobody_below_the_company,
+    ),
+    Endpoint(
+        "create training module",
+        lambda u, e, n: (
+            "POST",
+            f"{u}/v1/training/modules",
+            {"title": "T", "required_for_roles": ["comms"], "pass_score": 50},
+        ),
+        nobody_below_the_company,
+    ),
+    Endpoint(
+        "unacknowledged in a unit",
+        lambda u, e, n: ("GET", f"{u}/v1/policies/current/unacknowledged?unit_id=a-dept", None),
+        reader_in_scope,
+    ),
+    Endpoint(
+        "certification of an employee",
+        lambda u, e, n: ("GET", f"{u}/v1/certifications/{e}", None),
+        reader_in_scope,
+    ),
+    Endpoint(
+        "create survey for a unit",
+        lambda u, e, n: (
+            "POST",
+            f"{u}/v1/surveys",
+            {
+                "title": "S",
+                "unit_id": "a-dept",
+                "questions": [{"text": "Q", "choices": ["a", "b"]}],
+            },
+        ),
+        admin_in_scope,
+    ),
+    Endpoint(
+        "open nomination window for a unit",
+        lambda u, e, n: (
+            "POST",
+            f"{u}/v1/nomination-windows",
+            {"unit_id": "a-dept", "closes_at": "2099-01-01T00:00:00Z"},
+        ),
+        admin_in_scope,
+    ),
 ]
 
 
@@ -143,6 +209,8 @@ def world(ns):
     create_unit(identity.url, root, "sub-a", kind="subsidiary")
     create_unit(identity.url, root, "sub-b", kind="subsidiary")
     create_unit(identity.url, root, "a-dept", parent_id="sub-a")
+    policy = {"title": "Social media policy", "body_markdown": "Be kind."}
+    httpx.post(f"{identity.url}/v1/policies", json=policy, headers=bearer(root)).raise_for_status()
     return ns, identity, root
 
 

@@ -18,9 +18,17 @@ from typing import TypeVar
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from prometheus_client import Counter
 from pydantic import SecretStr
 
 T = TypeVar("T")
+
+# Labelled by what was checked, so anyone can see that an unknown account costs a full check.
+PASSWORD_CHECKS = Counter(
+    "chorus_identity_password_checks_total",
+    "argon2id verifications run at sign-in",
+    ["against"],  # stored_hash | dummy_hash
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +70,11 @@ class PasswordHasher:
                 await self.prepare()
             assert self._dummy_hash is not None
             await self._run(self._matches, self._dummy_hash, password.get_secret_value())
+            PASSWORD_CHECKS.labels("dummy_hash").inc()
             return False
-        return await self._run(self._matches, password_hash, password.get_secret_value())
+        matches = await self._run(self._matches, password_hash, password.get_secret_value())
+        PASSWORD_CHECKS.labels("stored_hash").inc()
+        return matches
 
     def needs_rehash(self, password_hash: str) -> bool:
         """The stored hash was made with other parameters than the configured ones."""

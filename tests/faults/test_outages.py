@@ -21,9 +21,12 @@ from tests.support.polling import eventually
 OUTAGE_SECONDS = 20
 
 
-def _counter(metrics_text: str, name: str) -> float:
+def _counter(metrics_text: str, name: str, *, group: str | None = None) -> float:
+    """Sum of a metric's series, only those of consumer `group` when one is named (a service
+    runs several consumer groups)."""
+    labels = rf'[^}}]*group="{re.escape(group)}"[^}}]*' if group else r"[^}]*"
     return sum(
-        float(v) for v in re.findall(rf"^{name}\{{[^}}]*\}} ([0-9.e+]+)$", metrics_text, re.M)
+        float(v) for v in re.findall(rf"^{name}\{{{labels}\}} ([0-9.e+]+)$", metrics_text, re.M)
     )
 
 
@@ -132,10 +135,15 @@ async def test_two_replicas_share_the_work_and_one_takes_over(ns, mongo) -> None
     replica_b.start()
     admin = ns.token()
     view = mongo[ns.database("access")]["employment"]
+    group = f"{ns.topic_prefix}access"  # the group that consumes identity's employee events
 
     async def assigned() -> list[float]:
         return [
-            _counter(httpx.get(f"{r.url}/metrics").text, "chorus_consumer_assigned_partitions")
+            _counter(
+                httpx.get(f"{r.url}/metrics").text,
+                "chorus_consumer_assigned_partitions",
+                group=group,
+            )
             for r in (replica_a, replica_b)
         ]
 
@@ -148,7 +156,9 @@ async def test_two_replicas_share_the_work_and_one_takes_over(ns, mongo) -> None
     ids = [hire(identity.url, admin, n).json()["id"] for n in range(30)]
     await eventually(lambda: _all_applied_once(view, ids), timeout=60, what="first 30 applied")
     applied = {
-        name: _counter(httpx.get(f"{r.url}/metrics").text, "chorus_consumer_handled_total")
+        name: _counter(
+            httpx.get(f"{r.url}/metrics").text, "chorus_consumer_handled_total", group=group
+        )
         for name, r in (("a", replica_a), ("b", replica_b))
     }
     assert applied["a"] > 0 and applied["b"] > 0, applied  # both held partitions

@@ -33,6 +33,8 @@ async def test_hires_and_leavers_reach_access_through_kafka(ns, mongo) -> None:
     assert left["employed_until"] is not None
     stayed = await eventually(lambda: view.find_one({"_id": staying["id"]}))
     assert stayed["status"] == "active" and stayed["unit_id"] == "dept-sales"
+    assert stayed["unit_path"] == ["dept-sales", "company"] and stayed["roles"] == []
+    assert stayed["email"] == "person1@example.com" and stayed["family_name"] == "Number 1"
 
     # Access verifies identity's tokens itself, against identity's JWKS.
     url = f"{access.url}/v1/employment/{leaving['id']}"

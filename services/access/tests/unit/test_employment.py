@@ -12,6 +12,8 @@ PERSON = {
     "given_name": "E",
     "family_name": "One",
     "unit_id": "u1",
+    "unit_path": ["u1", "company"],
+    "roles": [{"role": "comms", "unit": "u1"}],
     "manager_chain": ["m1"],
 }
 
@@ -27,6 +29,8 @@ def test_hire_then_leave() -> None:
     )
     update = hired_update(hired)
     assert update["$set"]["status"] == "active" and update["$set"]["employed_since"] == start
+    assert update["$set"]["unit_path"] == ["u1", "company"]
+    assert update["$set"]["roles"] == [{"role": "comms", "unit": "u1"}]
     assert update["$push"]["history"]["event_id"] == hired.id
     end = datetime(2026, 6, 1, tzinfo=UTC)
     left = new_event(
@@ -65,4 +69,5 @@ def test_every_employee_event_type_updates_the_view() -> None:
         "reinstated",
         "moved",
         "role_changed",
+        "updated",
     }

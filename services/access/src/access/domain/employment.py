@@ -1,7 +1,8 @@
 """Access's own view of who is employed, fed by identity's employee events.
 
-Access never asks identity: it keeps what it needs (status, unit, manager chain) and a
-history of employment changes, so "was this person employed at time T" is a query.
+Access never asks identity: it keeps what it needs (status, unit and its path, roles,
+manager chain, names for reports) and a history of employment changes, so "was this person
+employed at time T" is a query.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from chorus_kit.events.catalogue import (
     EMPLOYEE_REINSTATED,
     EMPLOYEE_ROLE_CHANGED,
     EMPLOYEE_SUSPENDED,
+    EMPLOYEE_UPDATED,
     event_type,
 )
 from chorus_kit.events.identity import (
@@ -31,7 +33,11 @@ from chorus_kit.events.identity import (
 def _profile(snapshot: EmployeeSnapshot) -> dict[str, Any]:
     return {
         "email": snapshot.email,
+        "given_name": snapshot.given_name,
+        "family_name": snapshot.family_name,
         "unit_id": snapshot.unit_id,
+        "unit_path": snapshot.unit_path,
+        "roles": [r.model_dump(mode="json") for r in snapshot.roles],
         "manager_id": snapshot.manager_id,
         "manager_chain": snapshot.manager_chain,
         "status": snapshot.status.value,
@@ -67,7 +73,7 @@ def offboarded_update(event: Event) -> dict[str, Any]:
 
 
 def profile_update(event: Event) -> dict[str, Any]:
-    """Suspended, reinstated, moved, role changed: the new status, unit and chain."""
+    """Suspended, reinstated, moved, role changed, updated: the new status, unit, roles."""
     snapshot = event.data_as(event_type(event.type).data_model)
     assert isinstance(snapshot, EmployeeSnapshot)
     return {
@@ -84,6 +90,7 @@ VIEW_UPDATES: dict[str, Callable[[Event], dict[str, Any]]] = {
     EMPLOYEE_REINSTATED.type: profile_update,
     EMPLOYEE_MOVED.type: profile_update,
     EMPLOYEE_ROLE_CHANGED.type: profile_update,
+    EMPLOYEE_UPDATED.type: profile_update,
 }
 
 

@@ -1,0 +1,1 @@
+"""Helpers for access's tests (fake third parties on loopback)."""

@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
-TYPED := libs/chorus_kit/src services/identity/src services/access/src deploy/local/src
+TYPED := libs/chorus_kit/src services/identity/src services/access/src deploy/local/src gateway/src
 
 .PHONY: help
 help: ## List the targets
@@ -30,6 +30,7 @@ lint: deps ## ruff, mypy (strict) and the event-contract check
 	$(UV) run ruff format --check .
 	$(UV) run mypy $(TYPED)
 	$(UV) run chorus contracts --check
+	$(UV) run python -m gateway.sdl --check
 
 .PHONY: test
 test: lint ## Lint, then every test against a real Kafka and MongoDB-wire server
@@ -38,6 +39,10 @@ test: lint ## Lint, then every test against a real Kafka and MongoDB-wire server
 .PHONY: contracts
 contracts: deps ## Regenerate event JSON Schemas and docs/events.md from the models
 	$(UV) run chorus contracts
+
+.PHONY: graphql-schema
+graphql-schema: deps ## Regenerate gateway/schema.graphql (the SDL a test diffs against the code)
+	$(UV) run python -m gateway.sdl
 
 .PHONY: dlq-replay
 dlq-replay: deps ## Re-drive a dead-letter topic: make dlq-replay TOPIC=chorus.identity.employee.v1 GROUP=access
@@ -58,6 +63,10 @@ bench-revocation: deps ## Benchmark: offboard in identity → the leaver's token
 .PHONY: bench-identity
 bench-identity: deps ## Benchmark: SCIM create/PATCH per s, sign-ins per s (argon2id), revocation p50/p99
 	$(UV) run python -m bench.identity
+
+.PHONY: bench-gateway
+bench-gateway: deps ## Benchmark: hello world vs direct backend calls vs the gateway query (max rps, p50/p99)
+	$(UV) run python -m bench.gateway
 
 .PHONY: clean
 clean: down ## Stop everything and delete local state (var/local and leftovers of test and benchmark runs)

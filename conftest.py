@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from pymongo import AsyncMongoClient
 
+import gateway  # noqa: F401 - first: pytest would make gateway/tests' parent `gateway` a namespace
 from chorus_kit.auth import SigningKey, load_or_create_dev_key
 from chorus_kit.events.identity import Role, RoleAssignment
 from chorus_local.infra import FerretDB, InfraLayout, KafkaBroker, free_port

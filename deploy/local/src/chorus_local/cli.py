@@ -18,11 +18,15 @@ from chorus_kit.auth import load_or_create_dev_key
 from chorus_kit.events.catalogue import TOPICS
 from chorus_kit.events.contracts import render_catalogue_markdown, render_schemas
 from chorus_kit.events.identity import Role, RoleAssignment
+from chorus_local.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, seed_demo
 from chorus_local.dlq import replay_dead_letters
 from chorus_local.infra import FerretDB, InfraError, InfraLayout, KafkaBroker
 from chorus_local.services import REPO, SERVICES, ServiceProcess
 
 DEV_KEY = REPO / "var" / "dev" / "jwt-signing-key.pem"
+IDENTITY_URL = "http://127.0.0.1:8101"
+ACCESS_URL = "http://127.0.0.1:8104"
+GRAPHQL_URL = "http://127.0.0.1:8100/graphql"
 SCHEMAS_DIR = REPO / "libs" / "chorus_kit" / "src" / "chorus_kit" / "events" / "schemas"
 CATALOGUE_DOC = REPO / "docs" / "events.md"
 
@@ -52,6 +56,8 @@ def _services() -> list[ServiceProcess]:
         "CHORUS_MONGODB_URI": mongo,
         "CHORUS_JWKS_URL": "http://127.0.0.1:8101/.well-known/jwks.json",
         "CHORUS_DEV_SIGNING_KEY_FILE": str(DEV_KEY),
+        "CHORUS_IDENTITY_URL": "http://127.0.0.1:8101",
+        "CHORUS_ACCESS_URL": "http://127.0.0.1:8104",
     }
     return [ServiceProcess(spec, layout.root, env) for spec in SERVICES]
 
@@ -73,19 +79,22 @@ def cmd_up(_: argparse.Namespace) -> int:
         for service in _services():
             _say(f"starting {service.spec.name}…")
             service.start()
-    except InfraError as exc:
+        if seed_demo(IDENTITY_URL, ACCESS_URL, load_or_create_dev_key(DEV_KEY), _say):
+            _say("demo organisation seeded (Acme Group)")
+    except (InfraError, RuntimeError) as exc:
         _say(f"FAILED: {exc}")
         return 1
     print()
     _print_status()
     print(
-        "\nTry it:\n"
-        "  TOKEN=$(uv run chorus token --role admin --unit company)\n"
-        '  curl -s -X POST http://127.0.0.1:8101/v1/employees -H "Authorization: Bearer $TOKEN"'
-        " -H 'content-type: application/json' \\\n"
-        '    -d \'{"email":"ada@example.com","given_name":"Ada","family_name":"Lovelace",'
-        '"unit_id":"company"}\'\n'
-        "  API docs: http://127.0.0.1:8101/docs (identity), http://127.0.0.1:8104/docs (access)"
+        f"\nGraphQL API: {GRAPHQL_URL} (GraphiQL in a browser)\n"
+        f"  demo admin: {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD}\n"
+        "  sign in with the mutation\n"
+        f'    mutation {{ signIn(email: "{DEMO_ADMIN_EMAIL}", password: "{DEMO_PASSWORD}") '
+        "{ __typename ... on Session { accessToken } } }\n"
+        '  then send the header {"Authorization": "Bearer <accessToken>"}; docs/gateway.md\n'
+        "  REST docs: http://127.0.0.1:8101/docs (identity), http://127.0.0.1:8104/docs (access)\n"
+        "  a dev token without signing in: uv run chorus token --role admin --unit company"
     )
     return 0
 

@@ -21,8 +21,13 @@ class ServiceSpec:
     port: int
 
 
-# Documented loopback ports (README): identity 8101, access 8104; gateway 8000 from its issue.
-SERVICES = (ServiceSpec("identity", 8101), ServiceSpec("access", 8104))
+# Documented loopback ports (README): gateway 8100, identity 8101, access 8104. The gateway
+# comes last: it calls the others (and reads identity's keys) once they are up.
+SERVICES = (
+    ServiceSpec("identity", 8101),
+    ServiceSpec("access", 8104),
+    ServiceSpec("gateway", 8100),
+)
 
 
 @dataclass

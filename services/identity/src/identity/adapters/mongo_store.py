@@ -104,6 +104,8 @@ class EmployeeStore:
         query: dict[str, Any] = {}
         if criteria.status:
             query["status"] = criteria.status.value
+        if criteria.manager_id:
+            query["manager_id"] = criteria.manager_id
         if criteria.q:
             prefix = "^" + re.escape(criteria.q.lower())
             query["$or"] = [

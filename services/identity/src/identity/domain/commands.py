@@ -89,6 +89,7 @@ class EmployeeFilter(BaseModel):
     unit_id: str | None = Field(default=None, max_length=100)
     status: EmploymentStatus | None = None
     q: str | None = Field(default=None, min_length=1, max_length=100)
+    manager_id: str | None = Field(default=None, max_length=100, description="direct reports of")
 
 
 class Page(BaseModel):

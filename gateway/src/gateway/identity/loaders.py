@@ -1,0 +1,74 @@
+"""Per-request batching of identity lookups: one call per backend per level, never per row.
+
+Built for each request (a loader shared across requests would show one caller's
+answers to another), holding the caller's token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from chorus_kit.org_tree import OrgTree
+from gateway.clients.backend import BackendProblem, BackendUnavailable
+from gateway.clients.identity import BATCH_MAX, IdentityClient
+from gateway.permissions import Tree, UnitNode
+
+Json = dict[str, Any]
+
+
+class IdentityLoaders:
+    def __init__(self, client: IdentityClient, token: str | None) -> None:
+        self._client = client
+        self._token = token or ""
+        self.employee: DataLoader[str, Json | None] = DataLoader(
+            load_fn=self._employees, max_batch_size=BATCH_MAX
+        )
+        self._tree: asyncio.Future[Tree] | None = None
+
+    async def _employees(self, ids: Sequence[str]) -> Sequence[Json | None | BaseException]:
+        """Missing and unreadable employees both load as None (identity discloses neither)."""
+        try:
+            answer = await self._client.batch_get_employees(self._token, list(ids))
+        except (BackendUnavailable, BackendProblem) as exc:
+            return [exc] * len(ids)
+        found = {e["id"]: e for e in answer.get("employees", [])}
+        return [found.get(i) for i in ids]
+
+    def prime(self, employees: Sequence[Json]) -> None:
+        """Employees a list call already returned need no batch call of their own."""
+        for employee in employees:
+            self.employee.prime(employee["id"], employee)
+
+    def remember(self, employee: Json) -> None:
+        """The state a write returned replaces what this request loaded before it."""
+        self.employee.prime(employee["id"], employee, force=True)
+
+    def forget_tree(self) -> None:
+        self._tree = None
+
+    def prefetch_tree(self) -> None:
+        """Start fetching the tree now (beside another call), for fields that will need it."""
+        if self._tree is None:
+            self._tree = asyncio.ensure_future(self._fetch_tree())
+
+    def tree_now(self) -> Tree | None:
+        """The tree if it has arrived: fields then resolve without awaiting anything."""
+        if self._tree is not None and self._tree.done() and not self._tree.exception():
+            return self._tree.result()
+        return None
+
+    async def tree(self) -> Tree:
+        """The org tree, fetched once per request however many fields need it."""
+        if self._tree is None:
+            self._tree = asyncio.ensure_future(self._fetch_tree())
+        elif self._tree.done():
+            return self._tree.result()  # the common case: every field after the first
+        return await asyncio.shield(self._tree)
+
+    async def _fetch_tree(self) -> Tree:
+        units = await self._client.list_org_units(self._token)
+        return OrgTree(UnitNode.of(u) for u in units)

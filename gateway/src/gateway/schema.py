@@ -1,0 +1,46 @@
+"""The root schema: each domain's queries, mutations and subscriptions composed."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.access.subscriptions import AccessSubscription
+from gateway.identity.mutations import IdentityMutation
+from gateway.identity.programme import ProgrammeMutation, ProgrammeQuery
+from gateway.identity.queries import IdentityQuery
+from gateway.identity.sessions import PUBLIC_SESSION_FIELDS, SessionMutation
+from gateway.identity.subscriptions import IdentitySubscription
+from gateway.limits import CostBudgets
+from gateway.rules import PUBLIC_ROOT_FIELDS, operation_extensions
+from gateway.settings import GatewaySettings
+
+
+@strawberry.type(description="Everything a front end reads.")
+class Query(IdentityQuery, ProgrammeQuery):
+    pass
+
+
+@strawberry.type(description="Every action a front end takes.")
+class Mutation(IdentityMutation, ProgrammeMutation, SessionMutation):
+    pass
+
+
+@strawberry.type(description="Live events over graphql-transport-ws, from now on.")
+class Subscription(IdentitySubscription, AccessSubscription):
+    pass
+
+
+def build_schema(settings: GatewaySettings, *, budgets: CostBudgets | None) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=operation_extensions(
+            settings, budgets=budgets, public_fields=PUBLIC_ROOT_FIELDS | PUBLIC_SESSION_FIELDS
+        ),
+    )
+
+
+def sdl() -> str:
+    """The schema in SDL, as committed in gateway/schema.graphql."""
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription).as_str()

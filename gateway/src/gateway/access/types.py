@@ -510,7 +510,9 @@ class AccessReviewItemPage:
     page_info: PageInfo
 
 
-@strawberry.type(description="A review campaign: owners confirm or revoke each grant by a deadline.")
+@strawberry.type(
+    description="A review campaign: owners confirm or revoke each grant by a deadline."
+)
 class AccessReview:
     id: strawberry.ID
     unit_id: strawberry.ID | None = strawberry.field(description="none: every account")

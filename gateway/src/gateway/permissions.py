@@ -95,3 +95,27 @@ def reads_everyone(principal: Principal, tree: Tree) -> bool:
         r.role in READER_ROLES and tree.exists(r.unit) and tree.get(r.unit).parent_id is None
         for r in principal.roles
     )
+
+
+# --- access's live events -------------------------------------------------------------------------
+def may_see_grant_notice(
+    principal: Principal, *, holder_id: str, owners: Iterable[str], unit_path: Sequence[str]
+) -> bool:
+    """A grant about to end: its holder, the account's owners, admins over its unit."""
+    return (
+        principal.sub == holder_id
+        or principal.sub in set(owners)
+        or may_administer(principal, unit_path)
+    )
+
+
+def may_decide_request(principal: Principal, *, requester_id: str, deciders: Iterable[str]) -> bool:
+    """Access's rule: an owner named as a decider, never on their own request."""
+    return principal.sub != requester_id and principal.sub in set(deciders)
+
+
+def may_see_coverage_alert(
+    principal: Principal, *, owners: Iterable[str], unit_path: Sequence[str]
+) -> bool:
+    """An account short of owners: its owners, and admins over its unit."""
+    return principal.sub in set(owners) or may_administer(principal, unit_path)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
+from strawberry.utils.logging import StrawberryLogger
 
+from gateway.access.mutations import AccessMutation
+from gateway.access.queries import AccessQuery
 from gateway.access.subscriptions import AccessSubscription
 from gateway.identity.mutations import IdentityMutation
 from gateway.identity.programme import ProgrammeMutation, ProgrammeQuery
@@ -16,12 +21,12 @@ from gateway.settings import GatewaySettings
 
 
 @strawberry.type(description="Everything a front end reads.")
-class Query(IdentityQuery, ProgrammeQuery):
+class Query(IdentityQuery, ProgrammeQuery, AccessQuery):
     pass
 
 
 @strawberry.type(description="Every action a front end takes.")
-class Mutation(IdentityMutation, ProgrammeMutation, SessionMutation):
+class Mutation(IdentityMutation, ProgrammeMutation, SessionMutation, AccessMutation):
     pass
 
 
@@ -30,8 +35,23 @@ class Subscription(IdentitySubscription, AccessSubscription):
     pass
 
 
+class GatewaySchema(strawberry.Schema):
+    """Logs only errors raised while resolving (masked for the client, logged for us).
+
+    Request errors (syntax, validation, variable coercion) go back to the client alone:
+    their messages may quote a variable's value, and a variable may be a secret.
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if error.original_error is not None:
+                StrawberryLogger.error(error, execution_context)
+
+
 def build_schema(settings: GatewaySettings, *, budgets: CostBudgets | None) -> strawberry.Schema:
-    return strawberry.Schema(
+    return GatewaySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -303,6 +303,9 @@ class GraphQLEndpoint:
         media: str, body: dict[str, Any], status: int, headers: dict[str, str] | None = None
     ) -> Response:
         payload = json.dumps(body, separators=(",", ":"), default=str).encode()
+        # Answers are per caller and may hold a secret (a credential checked out): no
+        # browser, proxy or CDN may keep one.
+        headers = {**(headers or {}), "Cache-Control": "no-store"}
         return Response(payload, status_code=status, media_type=media, headers=headers)
 
     @staticmethod

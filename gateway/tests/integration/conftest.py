@@ -84,7 +84,8 @@ class Stack:
             instance=instance,
             CHORUS_IDENTITY_URL=self.proxy.url,
             CHORUS_CORS_ORIGINS="https://web.example.com",
-            **env,
+            # No access unless a test starts one (never a developer's on the default port).
+            **{"CHORUS_ACCESS_URL": "http://127.0.0.1:9", **env},
         )
         gateway.start()
         return gateway

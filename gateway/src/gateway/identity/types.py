@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -28,6 +28,9 @@ from gateway.problems import (
     from_backend,
     invalid,
 )
+
+if TYPE_CHECKING:
+    from gateway.access.types import Grant
 
 Json = dict[str, Any]
 
@@ -195,6 +198,35 @@ class Employee:
     async def management_chain(self, info: Info) -> list[Employee]:
         found = [await load_employee(info, i) for i in self.chain]
         return [e for e in found if e is not None]
+
+    @strawberry.field(
+        description="People whose direct manager this is (those you may see; up to 100). "
+        "One identity call per employee asking: identity has no batch route for it.",
+        metadata={"cost": 5, "list_size": 10},
+    )
+    async def direct_reports(self, info: Info) -> list[Employee] | None:
+        context = info.context
+        try:
+            page = await context.services.identity.list_employees(
+                context.bearer, manager_id=self.id, limit=100
+            )
+        except (BackendUnavailable, BackendProblem) as exc:
+            raise unavailable_field(exc) from None
+        items = page.get("items", [])
+        context.identity.prime(items)
+        return [Employee.of(e) for e in items]
+
+    @strawberry.field(
+        description="Their grants you may see (your own; or on accounts you own, administer "
+        "or audit): one access call for all the employees of a level.",
+        metadata={"cost": 2, "list_size": 5},
+    )
+    async def grants(
+        self, info: Info, active_only: bool = True
+    ) -> list[Annotated[Grant, strawberry.lazy("gateway.access.types")]] | None:
+        from gateway.access.types import grants_of_holder
+
+        return await grants_of_holder(info, self.id, active_only=active_only)
 
 
 async def load_employee(info: Info, employee_id: str) -> Employee | None:

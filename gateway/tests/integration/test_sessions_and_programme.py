@@ -3,6 +3,7 @@ certification, survey, opinion leaders."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from chorus_kit.events.identity import Role
@@ -83,12 +84,16 @@ def test_policy_training_and_certification(stack, gql) -> None:
     )["acknowledgePolicy"]
     assert acknowledged["state"] == "acknowledged" and acknowledged["acknowledgedAt"]
     waiting = _person(stack, "not-yet")
-    pending = gql.data(
-        """{ pendingPolicyAcknowledgements(first: 200) { __typename
-             ... on PendingAcknowledgements { version nodes { employeeId state } } } }""",
-        token=admin,
-    )["pendingPolicyAcknowledgements"]
-    ids = {n["employeeId"] for n in pending["nodes"]}
+    deadline = time.monotonic() + 60  # the list follows identity's own events: poll for it
+    while True:
+        pending = gql.data(
+            """{ pendingPolicyAcknowledgements(first: 200) { __typename
+                 ... on PendingAcknowledgements { version nodes { employeeId state } } } }""",
+            token=admin,
+        )["pendingPolicyAcknowledgements"]
+        ids = {n["employeeId"] for n in pending["nodes"]}
+        if waiting["id"] in ids or time.monotonic() > deadline:
+            break
     assert pending["version"] == version
     assert waiting["id"] in ids and person["id"] not in ids
     refused = gql.data("{ pendingPolicyAcknowledgements { __typename } }", token=theirs)[

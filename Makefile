@@ -64,6 +64,10 @@ bench-revocation: deps ## Benchmark: offboard in identity → the leaver's token
 bench-identity: deps ## Benchmark: SCIM create/PATCH per s, sign-ins per s (argon2id), revocation p50/p99
 	$(UV) run python -m bench.identity
 
+.PHONY: bench-leaver
+bench-leaver: deps ## Benchmark: SCIM deactivation → access's offboarding completed (p50/p99), then 10,000 leavers at once
+	$(UV) run python -m bench.leaver
+
 .PHONY: bench-gateway
 bench-gateway: deps ## Benchmark: hello world vs direct backend calls vs the gateway query (max rps, p50/p99)
 	$(UV) run python -m bench.gateway

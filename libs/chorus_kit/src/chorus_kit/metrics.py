@@ -30,3 +30,13 @@ DLQ_MESSAGES = Counter(
 CONSUMER_ASSIGNED = Gauge(
     "chorus_consumer_assigned_partitions", "Partitions this replica holds", ["group"]
 )
+DB_WRITE_COMMANDS = Counter(
+    "chorus_db_write_commands_total",
+    "Write commands (insert, update, delete, findAndModify) the database acknowledged",
+    ["command"],
+)
+DB_WRITTEN_DOCUMENTS = Counter(
+    "chorus_db_written_documents_total",
+    "Documents those commands inserted, matched for update, or deleted",
+    ["command"],
+)

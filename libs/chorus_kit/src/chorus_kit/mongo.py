@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequen
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
+from chorus_kit import metrics
 from chorus_kit.settings import ServiceSettings
 
 MongoDocument = dict[str, Any]
@@ -77,7 +78,27 @@ def create_client(settings: ServiceSettings) -> AsyncMongoClient[MongoDocument]:
         tz_aware=True,
         serverSelectionTimeoutMS=5_000,
         appname=settings.service_name,
+        event_listeners=[WriteCounter()],
     )
+
+
+class WriteCounter(monitoring.CommandListener):
+    """Counts the writes a process makes (the benchmarks' "database writes it needed")."""
+
+    WRITES = frozenset({"insert", "update", "delete", "findAndModify"})
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        if event.command_name in self.WRITES:
+            metrics.DB_WRITE_COMMANDS.labels(event.command_name).inc()
+            written = event.reply.get("n", 0)
+            if isinstance(written, int):
+                metrics.DB_WRITTEN_DOCUMENTS.labels(event.command_name).inc(written)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 async def apply_in_order(

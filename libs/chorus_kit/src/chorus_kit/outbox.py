@@ -182,8 +182,12 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
-    async def report_backlog(self, every_seconds: float = 5.0) -> None:
-        """Keep the backlog gauge current (a count per collection, not per round)."""
+    async def report_backlog(self, every_seconds: float | None = None) -> None:
+        """Keep the backlog gauge current (a count per collection, not per round).
+
+        Each count reads the whole collection on FerretDB v1, like a sweep: by default it
+        runs as often as the sweeps do, and never more than every 5 s."""
+        every_seconds = every_seconds or max(self._sweep_every, 5.0)
         while True:
             try:
                 for collection in self._collections.values():

@@ -23,6 +23,7 @@ from access.adapters.account_store import AccountStore
 from access.adapters.alert_store import AlertStore
 from access.adapters.grant_store import GrantStore
 from access.adapters.mongo_store import EmploymentView, OrgUnitView
+from access.adapters.offboarding_store import OffboardingStore
 from access.adapters.request_store import RequestStore
 from access.adapters.review_store import ReviewStore
 from access.entrypoints.connector_jobs import build_connectors, connector_events_consumer
@@ -35,6 +36,7 @@ from access.entrypoints.consumer import (
     org_unit_events_consumer,
 )
 from access.entrypoints.http import router
+from access.entrypoints.offboarding_consumer import build_offboarding, leaver_events_consumer
 from access.entrypoints.review_jobs import build_reviews
 from access.entrypoints.reviews_http import router as reviews_router
 from access.entrypoints.vault_http import router as vault_router
@@ -135,6 +137,7 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
         replica=replica_name(),
     )
     review_store = ReviewStore(database)
+    offboarding_store = OffboardingStore(database, claims=grant_store.claims)
     outbox_collections = [
         accounts.collection,
         grant_store.collection,
@@ -145,6 +148,7 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
         *connectors.collections,
         review_store.reviews,
         review_store.items,
+        offboarding_store.collection,
     ]
     relay = OutboxRelay(
         collections=outbox_collections,
@@ -192,11 +196,24 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
         events_written=events_written,
         replica=replica_name(),
     )
+    # The leaver flow: offboarded / suspended / moved, in a consumer group of its own.
+    offboarding = build_offboarding(
+        offboarding_store,
+        grants=grant_store,
+        ownerships=account_handlers,
+        employment=employment,
+        vault=vault,
+        mirrors=mirrors,
+        events_written=events_written,
+        faults=settings.faults,
+        replica=replica_name(),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for store in (accounts, grant_store, requests, alerts, audit, vault, connectors, reviews):
             await store.prepare()
+        await offboarding.prepare()
         reader = RevocationReader(
             bootstrap=settings.kafka_bootstrap,
             revocations=revocations,
@@ -224,6 +241,7 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
                 reader.run,
                 create_topics,
                 employee_events_consumer(settings, mirrors).run,
+                leaver_events_consumer(settings, offboarding).run,
                 org_unit_events_consumer(settings, mirrors).run,
                 audit_log_consumer(settings, audit).run,
                 grant_scheduler,
@@ -260,6 +278,7 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
     app.state.vault = vault
     app.state.connectors = connectors
     app.state.reviews = reviews
+    app.state.offboarding = offboarding
     app.state.verifier = TokenVerifier(JwksCache(settings.jwks_url), revocations)
     app.include_router(router)
     app.include_router(vault_router)

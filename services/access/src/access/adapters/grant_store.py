@@ -23,6 +23,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from access.adapters.grant_holdings import GrantHoldings
 from access.domain.aggregate import utc_now
 from access.domain.authorization import Visibility
 from access.domain.grants import Grant
@@ -64,9 +65,12 @@ class GrantStore:
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         self.collection: AsyncCollection[dict[str, Any]] = database["grants"]
         self.claims: AsyncCollection[dict[str, Any]] = database["grant_claims"]
+        # Who holds which grants, by person id (the leaver flow's lookup; see grant_holdings).
+        self.holdings = GrantHoldings(database)
 
     async def prepare(self) -> None:
         await ensure_outbox_index(self.collection)
+        await self.holdings.build_if_missing(self.collection)
         await self.collection.create_index([("holder_id", ASCENDING)], name="by_holder")
         await self.collection.create_index([("account_id", ASCENDING)], name="by_account")
         await self.collection.create_index(
@@ -99,6 +103,9 @@ class GrantStore:
     async def add(self, grant: Grant) -> bool:
         """Insert a new grant with its events; False if it exists already (written before)."""
         document = {**_state(grant), **new_document_outbox(grant.pending_events)}
+        await self.holdings.record(
+            holder_id=grant.holder_id, grant_id=grant.id, account_id=grant.account_id
+        )
         try:
             await self.collection.insert_one(document)
         except DuplicateKeyError:
@@ -110,6 +117,17 @@ class GrantStore:
         if document is None:
             raise NotFound(f"no grant {grant_id}", code="grant_not_found")
         return _grant(document)
+
+    async def get_many(self, grant_ids: Iterable[str]) -> list[Grant]:
+        """The grants of those ids that exist (by `_id`: no scan on FerretDB)."""
+        ids = list(dict.fromkeys(grant_ids))
+        found: list[Grant] = []
+        for start in range(0, len(ids), IN_CHUNKS):
+            cursor = self.collection.find(
+                {"_id": {"$in": ids[start : start + IN_CHUNKS]}}, {"outbox": 0}
+            )
+            found += [_grant(d) for d in await cursor.to_list()]
+        return found
 
     async def find(self, grant_id: str) -> Grant | None:
         document = await self.collection.find_one({"_id": grant_id}, {"outbox": 0})

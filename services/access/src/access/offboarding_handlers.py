@@ -1,0 +1,475 @@
+"""The leaver flow: identity says someone left, was suspended or moved; access ends what they
+held, in batches, each effect once, and says what it did in one completion event.
+
+For a run of `offboarded` / `suspended` / `moved` events (the consumer hands them over
+together), after the employment mirror has applied them:
+
+1. Plan: every grant the batch's people hold is found by `_id` (`grant_holdings`, then the
+   grants), with the accounts and the managers it concerns; `plan_departures` decides what
+   ends and who takes over each owned account (never someone leaving in the same batch).
+2. Record: each offboarding is inserted `in_progress` with its plan (one insert per batch).
+3. Grants (non-owner): each end is claimed in the access core's `grant_claims`
+   (`<grant id>:end`, one insert per batch, stamped with the offboarding), then written as
+   one conditional single-document write carrying its `grant.revoked` event and audit
+   entry. A claim that exists already and names this offboarding is a previous attempt's:
+   it is finished, not made again; one naming anything else belongs to another ender.
+4. Ownerships: handed over through the account (`AccountHandlers.hand_over_ownership`): the
+   account write carries `owner_removed`/`owner_added` (and `coverage_low` when it drops
+   below two owners); the owner grant closes stamped with the offboarding.
+5. Vault: open leases end and secrets checked out in the last 90 days are flagged, for the
+   people the leases collection says it concerns (one query per batch).
+6. Completion: what carries the offboarding id is read back (grants by id, the vault's
+   answers, the plan's handovers) and the document goes from `in_progress` to `completed`
+   in one conditional write carrying `offboarding.completed`: once, whatever happened
+   before. A crash anywhere leaves the trigger uncommitted on Kafka; its redelivery
+   re-finds what was done and does the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from prometheus_client import Histogram
+
+from access.adapters.account_store import AccountStore
+from access.adapters.connector_store import config_from
+from access.adapters.grant_store import GrantStore
+from access.adapters.mongo_store import EmploymentView
+from access.adapters.offboarding_store import (
+    COMPLETED,
+    LeaseFacts,
+    OffboardingStore,
+    handovers_of,
+)
+from access.domain import grants as grant_rules
+from access.domain.accounts import Account
+from access.domain.aggregate import utc_now
+from access.domain.audit import audited
+from access.domain.grants import EXPIRED, SYSTEM, Grant
+from access.domain.offboarding import (
+    TRIGGERS,
+    Departure,
+    Handover,
+    OpenGrant,
+    OwnedAccount,
+    Person,
+    Plan,
+    completed,
+    completion,
+    departure_from,
+    plan_departures,
+)
+from access.domain.vault import LEAVER_LOOKBACK
+from chorus_kit.consumer import BatchEventHandler
+from chorus_kit.events import Event
+from chorus_kit.faults import NO_FAULTS, FaultPoints
+
+log = logging.getLogger(__name__)
+
+OFFBOARDING_BATCH_SECONDS = Histogram(
+    "chorus_access_offboarding_batch_seconds",
+    "Time to carry out one batch of departures, from its first read to its completions",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+)
+
+T = TypeVar("T")
+EventsWritten = Callable[[Any, Any, Sequence[Event]], None]
+WRITE_ATTEMPTS = 5
+
+
+class Mirrors(Protocol):
+    """The access core's mirror of identity's employees (applied before the flow)."""
+
+    async def record_employment_changes(self, events: Sequence[Event]) -> None: ...
+
+
+class Ownerships(Protocol):
+    """The access core's way to end an ownership (`AccountHandlers`)."""
+
+    @property
+    def accounts(self) -> AccountStore: ...
+
+    async def hand_over_ownership(
+        self,
+        account_id: str,
+        *,
+        leaving_id: str,
+        successor_id: str | None,
+        actor: str,
+        reason: str,
+        offboarding_id: str | None = None,
+    ) -> Account | None: ...
+
+    async def sync_owner_grants(self, account_id: str) -> None: ...
+
+
+class SecretAccounts(Protocol):
+    async def get_many(self, secret_ids: Collection[str]) -> Sequence[Any]: ...
+
+
+class LeaverVault(Protocol):
+    """The vault's entry points for the leaver flow (`VaultHandlers`)."""
+
+    @property
+    def secrets(self) -> SecretAccounts: ...
+
+    async def end_leases_of(
+        self,
+        person_id: str,
+        *,
+        reason: str,
+        offboarding_id: str | None,
+        account_ids: Collection[str] | None = None,
+    ) -> list[str]: ...
+
+    async def flag_secrets_checked_out_by(
+        self,
+        person_id: str,
+        *,
+        since: datetime,
+        reason: str,
+        offboarding_id: str | None,
+        account_ids: Collection[str] | None = None,
+    ) -> list[str]: ...
+
+
+@dataclass
+class VaultOutcome:
+    leases_ended: list[str] = field(default_factory=list)
+    secrets_flagged: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OffboardingHandlers:
+    store: OffboardingStore
+    grants: GrantStore
+    ownerships: Ownerships
+    employment: EmploymentView
+    vault: LeaverVault
+    mirrors: Mirrors
+    events_written: EventsWritten
+    replica: str = "access"
+    faults: FaultPoints = NO_FAULTS
+    # Single-document writes in flight at once (FerretDB serialises them anyway; a few in
+    # flight hide the round trips).
+    concurrency: int = 16
+    # One batch at a time in this process: a batch's managers are judged after every batch
+    # before it (partitions are handled concurrently by the consumer).
+    _one_batch: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def prepare(self) -> None:
+        await self.store.prepare()
+
+    def event_handlers(self) -> Mapping[str, BatchEventHandler]:
+        """The employee event types that start an offboarding → the handler of their runs."""
+        return {kind: self.on_departures for kind in TRIGGERS}
+
+    async def on_departures(self, events: Sequence[Event]) -> None:
+        async with self._one_batch:
+            # The mirror first: the flow judges managers by it, and whoever reads access's
+            # employment sees the leaver gone before their grants go.
+            await self.mirrors.record_employment_changes(events)
+            await self.offboard([departure_from(e) for e in events])
+
+    async def offboard(self, departures: Sequence[Departure]) -> int:
+        """Carry out a batch of departures (idempotent); how many completed now."""
+        began = time.perf_counter()
+        unique = list({d.offboarding_id: d for d in departures}.values())
+        now = utc_now()
+        # Reads that depend on nothing but the events, at once (each a round trip).
+        earlier, held, people, leases = await asyncio.gather(
+            self.store.find_many(d.offboarding_id for d in unique),
+            self.grants.holdings.held_by(d.person.id for d in unique),
+            self._people(unique),
+            self.store.lease_facts(
+                {d.person.id for d in unique},
+                since=now - LEAVER_LOOKBACK,
+                offboarding_ids=[d.offboarding_id for d in unique],
+            ),
+        )
+        todo = [d for d in unique if earlier.get(d.offboarding_id, {}).get("status") != COMPLETED]
+        if not todo:
+            return 0
+        # The grants and their accounts at once (the holdings name both).
+        grant_list, account_list = await asyncio.gather(
+            self.grants.get_many(g for mine in held.values() for g in mine),
+            self.ownerships.accounts.get_many({a for mine in held.values() for a in mine.values()}),
+        )
+        known = {g.id: g for g in grant_list}
+        accounts = {a.id: a for a in account_list}
+        plans = plan_departures(
+            todo,
+            open_grants=_open_grants_by_person(known.values()),
+            accounts={
+                a.id: OwnedAccount(a.id, a.unit_id, tuple(a.owners)) for a in accounts.values()
+            },
+            people=people,
+        )
+        # The offboardings' records and the grants' claims are independent writes: a claim
+        # found without its offboarding's record is taken up by the redelivery all the same.
+        _, claims = await asyncio.gather(
+            self.store.start([p for p in plans if p.offboarding_id not in earlier], at=now),
+            self._claim_ends(plans, at=now),
+        )
+        handovers = await self._handovers_to_report(plans, earlier)
+        await _bounded(
+            self.concurrency, [self._finish_end(c, known.get(c["grant_id"])) for c in claims]
+        )
+        await self.faults.reach("offboarding.mid_effects")
+        for plan in plans:
+            for handover in plan.handovers:
+                await self._hand_over(plan, handover)
+            # An earlier attempt handed these over and died before the owner grant closed.
+            for account_id in {g.account_id for g in plan.unsynced_owner_grants}:
+                await self.ownerships.sync_owner_grants(account_id)
+        vault = await self._vault(plans, leases=leases, since=now - LEAVER_LOOKBACK)
+
+        done = await self._complete(
+            plans, held=held, handovers=handovers, vault=vault, accounts=accounts
+        )
+        OFFBOARDING_BATCH_SECONDS.observe(time.perf_counter() - began)
+        log.info(
+            "offboardings completed",
+            extra={"batch": len(departures), "completed": done, "grants": len(known)},
+        )
+        return done
+
+    # --- planning ---------------------------------------------------------------------------
+    async def _people(self, departures: Sequence[Departure]) -> dict[str, Person]:
+        """The managers who might take over, as access's mirror knows them now."""
+        chains = {m for d in departures for m in d.person.manager_chain}
+        records = await self.employment.find_many(chains)
+        return {
+            person_id: Person(
+                id=person_id,
+                status=str(record.get("status")),
+                unit_path=tuple(record.get("unit_path") or [record.get("unit_id")]),
+                manager_chain=tuple(record.get("manager_chain") or ()),
+            )
+            for person_id, record in records.items()
+        }
+
+    async def _handovers_to_report(
+        self, plans: Sequence[Plan], earlier: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, list[Handover]]:
+        """Per offboarding, every handover it made or makes now. A resumed offboarding keeps
+        the handovers an earlier attempt carried out (the account is no longer the leaver's,
+        so today's plan leaves it out) and decides again those it had not reached."""
+        reported: dict[str, list[Handover]] = {}
+        for plan in plans:
+            document = earlier.get(plan.offboarding_id)
+            if document is None:
+                reported[plan.offboarding_id] = list(plan.handovers)
+                continue
+            before = {h.account_id: h for h in handovers_of(document)}
+            merged = {**before, **{h.account_id: h for h in plan.handovers}}
+            if merged != before:
+                await self.store.replan_handovers(plan.offboarding_id, list(merged.values()))
+            reported[plan.offboarding_id] = list(merged.values())
+        return reported
+
+    # --- effects ----------------------------------------------------------------------------
+    async def _claim_ends(self, plans: Sequence[Plan], *, at: datetime) -> list[dict[str, Any]]:
+        """Claim the end of each grant the plans end; the claims this offboarding holds
+        (made now, or by a previous attempt of the same offboarding)."""
+        claims: dict[str, dict[str, Any]] = {
+            f"{grant.grant_id}:end": {
+                "_id": f"{grant.grant_id}:end",
+                "grant_id": grant.grant_id,
+                "effect": "end",
+                "claimed_by": self.replica,
+                "claimed_at": at,
+                "at": at,
+                "actor": SYSTEM,
+                "reason": plan.departure.trigger.value,
+                "offboarding_id": plan.offboarding_id,
+                # This offboarding finishes what it claims (its trigger stays uncommitted
+                # until it has): the core's sweep of stale claims need not.
+                "finished": True,
+            }
+            for plan in plans
+            for grant in plan.grants
+        }
+        won = await self.store.claim(list(claims.values()))
+        # Claimed before: ours if a previous attempt of the same offboarding made it.
+        for claim_id, claim in (await self.store.claims_of(set(claims) - won)).items():
+            if claim.get("offboarding_id") == claims[claim_id]["offboarding_id"]:
+                claims[claim_id] = claim
+                won.add(claim_id)
+        return [claims[c] for c in won]
+
+    async def _finish_end(self, claim: Mapping[str, Any], grant: Grant | None) -> None:
+        """One grant ended as claimed: a conditional write carrying its event and audit entry
+        (re-read and redone if the grant changed meanwhile; nothing if it had ended)."""
+        for _ in range(WRITE_ATTEMPTS):
+            if grant is None or not grant.is_open:
+                return
+            after = grant_rules.end(
+                grant,
+                at=claim["at"],
+                by=claim["actor"],
+                reason=claim["reason"],
+                effect=claim["_id"],
+                offboarding_id=claim["offboarding_id"],
+            )
+            kind = "expired" if after.revoke_reason == EXPIRED else "revoked"
+            after = audited(
+                after,
+                actor=claim["actor"],
+                action=f"grant.{kind}",
+                target_type="grant",
+                unit_id=grant.account_unit_id,
+                effect=claim["_id"],
+                details={
+                    "account_id": grant.account_id,
+                    "holder_id": grant.holder_id,
+                    "role": grant.role.value,
+                    "reason": after.revoke_reason,
+                    "offboarding_id": claim["offboarding_id"],
+                },
+            )
+            if await self.grants.save(after, expected_sequence=grant.sequence):
+                self.events_written(self.grants.collection, after.id, after.pending_events)
+                return
+            grant = await self.grants.find(grant.id)
+        log.warning("grant %s kept changing; its offboarding retries it", claim["grant_id"])
+        raise RuntimeError("a grant kept changing while its offboarding ended it")
+
+    async def _hand_over(self, plan: Plan, handover: Handover) -> None:
+        await self.ownerships.hand_over_ownership(
+            handover.account_id,
+            leaving_id=handover.from_id,
+            successor_id=handover.to_id,
+            actor=SYSTEM,
+            reason=plan.departure.trigger.value,
+            offboarding_id=plan.offboarding_id,
+        )
+        if handover.to_id is None:
+            # The account write raised `coverage_low` if it fell below two owners; the
+            # completion names the account with nobody to take over.
+            log.warning(
+                "nobody eligible to take over an account",
+                extra={"account_id": handover.account_id, "offboarding_id": plan.offboarding_id},
+            )
+
+    async def _vault(
+        self, plans: Sequence[Plan], *, leases: Mapping[str, LeaseFacts], since: datetime
+    ) -> dict[str, VaultOutcome]:
+        facts = leases
+        outcomes: dict[str, VaultOutcome] = {}
+        for plan in plans:
+            person = plan.departure.person.id
+            outcome = outcomes[plan.offboarding_id] = VaultOutcome()
+            if not facts.get(person, LeaseFacts()).concerns_vault:
+                continue  # never checked anything out lately, holds no lease
+            if plan.account_scope is not None and not plan.account_scope:
+                continue  # a mover who keeps every account
+            reason = plan.departure.trigger.value
+            outcome.leases_ended = await self.vault.end_leases_of(
+                person,
+                reason=reason,
+                offboarding_id=plan.offboarding_id,
+                account_ids=plan.account_scope,
+            )
+            outcome.secrets_flagged = await self.vault.flag_secrets_checked_out_by(
+                person,
+                since=since,
+                reason=reason,
+                offboarding_id=plan.offboarding_id,
+                account_ids=plan.account_scope,
+            )
+        return outcomes
+
+    # --- completion -------------------------------------------------------------------------
+    async def _complete(
+        self,
+        plans: Sequence[Plan],
+        *,
+        held: Mapping[str, Mapping[str, str]],
+        handovers: Mapping[str, Sequence[Handover]],
+        vault: Mapping[str, VaultOutcome],
+        accounts: Mapping[str, Account],
+    ) -> int:
+        ours = {p.offboarding_id for p in plans}
+        # What carries each offboarding's id: the grants it ended (owner grants included).
+        revoked: dict[str, list[Grant]] = defaultdict(list)
+        for grant in await self.grants.get_many(g for ids in held.values() for g in ids):
+            if grant.offboarding_id in ours:
+                revoked[grant.offboarding_id].append(grant)
+        flagged = {s for outcome in vault.values() for s in outcome.secrets_flagged}
+        secret_accounts = (
+            {s.id: s.account_id for s in await self.vault.secrets.get_many(flagged)}
+            if flagged
+            else {}
+        )
+        concerned = {g.account_id for gs in revoked.values() for g in gs}
+        concerned |= set(secret_accounts.values())
+        unread = concerned - set(accounts)
+        read = await self.ownerships.accounts.get_many(unread) if unread else []
+        with_connector = {
+            a.id
+            for a in [*accounts.values(), *read]
+            if a.id in concerned and config_from(a.connector) is not None
+        }
+        now = utc_now()
+
+        async def complete(plan: Plan) -> bool:
+            outcome = vault[plan.offboarding_id]
+            grants = revoked.get(plan.offboarding_id, [])
+            done = completion(
+                plan.departure,
+                grants_revoked=[g.id for g in grants],
+                leases_ended=outcome.leases_ended,
+                secrets_flagged=outcome.secrets_flagged,
+                handovers=handovers.get(plan.offboarding_id, ()),
+                connector_calls=sum(g.account_id in with_connector for g in grants)
+                + sum(secret_accounts.get(s) in with_connector for s in outcome.secrets_flagged),
+                at=now,
+            )
+            record = completed(done, actor=SYSTEM, unit_id=plan.departure.person.unit_path[0])
+            summary = {
+                "completed_at": now,
+                "grants_revoked": done.grants_revoked,
+                "leases_ended": done.leases_ended,
+                "secrets_flagged": done.secrets_flagged,
+                "connector_calls": done.connector_calls,
+            }
+            if not await self.store.complete(
+                plan.offboarding_id, summary=summary, events=record.pending_events
+            ):
+                return False
+            self.events_written(self.store.collection, plan.offboarding_id, record.pending_events)
+            return True
+
+        return sum(await _bounded(self.concurrency, [complete(p) for p in plans]))
+
+
+def _open_grants_by_person(grants: Iterable[Grant]) -> dict[str, list[OpenGrant]]:
+    by_person: dict[str, list[OpenGrant]] = defaultdict(list)
+    for grant in grants:
+        if grant.is_open:
+            by_person[grant.holder_id].append(
+                OpenGrant(grant.id, grant.account_id, grant.account_unit_id, grant.role.value)
+            )
+    return by_person
+
+
+async def _bounded(limit: int, work: Sequence[Awaitable[T]]) -> list[T]:
+    """Await `work` with at most `limit` in flight; the first failure is raised."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(item: Awaitable[T]) -> T:
+        async with gate:
+            return await item
+
+    return list(await asyncio.gather(*(one(w) for w in work)))
+
+
+__all__ = ["LeaverVault", "OffboardingHandlers"]

@@ -41,6 +41,19 @@ async def read_topic(bootstrap: str, topic: str, *, timeout_ms: int = 1000) -> l
         await consumer.stop()
 
 
+async def commit_group_at_end(bootstrap: str, group: str, topic: str) -> None:
+    """Commit `group`'s offsets at the end of `topic`, as if it had handled everything."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, topic)
+        assert partitions, f"{topic} has no partitions"
+        consumer.assign(partitions)
+        await consumer.commit(dict(await consumer.end_offsets(partitions)))
+    finally:
+        await consumer.stop()
+
+
 async def end_offset_total(bootstrap: str, topic: str) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()

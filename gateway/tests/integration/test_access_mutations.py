@@ -162,8 +162,9 @@ def test_request_approve_deny_and_revoke(world: AccessWorld) -> None:
 
     revoke = """mutation($id: ID!) { revokeGrant(id: $id, reason: "campaign over") {
       __typename ... on Grant { active revokedBy revokeReason } ... on Problem { code } } }"""
+    # A colleague who may not see pub's grant is told it is not there.
     not_theirs = _run(world, revoke, {"id": grant["id"]}, world.token("other"))
-    assert not_theirs["__typename"] == "Forbidden"
+    assert not_theirs == {"__typename": "NotFound", "code": "grant_not_found"}
     revoked = _run(world, revoke, {"id": grant["id"]}, world.token("owner2"))
     assert revoked == {
         "__typename": "Grant",
@@ -172,7 +173,7 @@ def test_request_approve_deny_and_revoke(world: AccessWorld) -> None:
         "revokeReason": "campaign over",
     }
     missing = _run(world, revoke, {"id": "no-such-grant"}, world.admin)
-    assert missing["__typename"] == "NotFound"
+    assert missing == not_theirs
 
 
 ROTATE = """mutation($a: ID!, $input: SecretVersionInput!) {
@@ -292,8 +293,9 @@ async def test_start_a_review_and_decide_an_item(world: AccessWorld) -> None:
         __typename ... on AccessReviewItem { decision decidedBy outcome } ... on Problem { code }
       } }"""
     variables = {"r": review["id"], "g": grant["id"], "d": "REVOKE"}
+    # The holder is no reviewer: the campaign is not theirs to see.
     by_holder = _run(world, decide, variables, world.token("other"))
-    assert by_holder["__typename"] == "Forbidden"
+    assert by_holder == {"__typename": "NotFound", "code": "review_not_found"}
     decided = _run(world, decide, variables, world.token("owner2"))
     assert decided["__typename"] == "AccessReviewItem"
     assert decided["decision"] == "REVOKE" and decided["decidedBy"] == world.people["owner2"]
@@ -301,3 +303,45 @@ async def test_start_a_review_and_decide_an_item(world: AccessWorld) -> None:
         "myAccess"
     ]["grants"]
     assert grant["id"] not in {g["id"] for g in after}
+
+
+HIDDEN = {
+    "account": """query($id: ID!) { account(id: $id) {
+      __typename ... on Problem { code message } } }""",
+    "addOwner": """mutation($id: ID!, $p: ID!) { addOwner(accountId: $id, personId: $p) {
+      __typename ... on Problem { code message } } }""",
+    "requestAccess": """mutation($id: ID!) { requestAccess(input: {accountId: $id,
+      role: VIEWER, justification: "curious"}) { __typename ... on Problem { code message } } }""",
+}
+
+
+def test_what_a_caller_may_not_see_is_not_found_not_forbidden(world: AccessWorld) -> None:
+    """Someone of another unit gets, for a real account, exactly what they get for an id
+    that exists nowhere (Forbidden would tell them it exists); someone who may see the
+    account but not change it gets Forbidden."""
+    account = _account(world, "m-hidden")
+    stranger = world.token("stranger")
+    for name, query in HIDDEN.items():
+        variables = {"p": world.people["stranger"]} if name == "addOwner" else {}
+        hidden = _run(world, query, {"id": account, **variables}, stranger)
+        missing = _run(world, query, {"id": "no-such-account", **variables}, stranger)
+        assert hidden == missing, name
+        assert hidden["__typename"] == "NotFound" and hidden["code"] == "account_not_found"
+        assert account not in hidden["message"]
+
+    # A request the stranger may not read: NotFound; its requester reads it: Forbidden.
+    asked = _request(world, account, "pub", "VIEWER")
+    by_stranger = _run(world, DECIDE % "approveAccessRequest", {"id": asked["id"]}, stranger)
+    assert by_stranger == {"__typename": "NotFound", "code": "request_not_found"}
+    by_requester = _run(
+        world, DECIDE % "approveAccessRequest", {"id": asked["id"]}, world.token("pub")
+    )
+    assert by_requester == {"__typename": "Forbidden", "code": "own_request"}
+    # A colleague sees the unit's accounts but does not own this one: Forbidden.
+    by_colleague = _run(
+        world,
+        HIDDEN["addOwner"],
+        {"id": account, "p": world.people["other"]},
+        world.token("other"),
+    )
+    assert by_colleague["__typename"] == "Forbidden"

@@ -4,12 +4,14 @@ stays out; and one access call per level for a list of employees with their gran
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
 from chorus_kit.events.identity import Role
 from tests.support.access_world import AccessWorld, access_world
+from tests.support.polling import eventually
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +104,9 @@ def test_a_publisher_sees_their_own_access_and_nothing_of_another_unit(world: Ac
     on_a = world.gql.data(ACCOUNT, {"id": world.accounts["qa-brand"]}, token=pub_a)["account"]
     assert [g["holderId"] for g in on_a["grants"]] == [world.people["pub_a"]]
 
-    # Account B (another unit) is refused, and none of B's grants show anywhere.
+    # Account B (another unit) is not there for them, and none of B's grants show anywhere.
     on_b = world.gql.data(ACCOUNT, {"id": world.accounts["qb-brand"]}, token=pub_a)["account"]
-    assert on_b["__typename"] in ("Forbidden", "NotFound")
+    assert on_b == {"__typename": "NotFound", "code": "account_not_found"}
     listed = world.gql.data(
         "{ accounts { ... on AccountConnection { nodes { handle grants { holderId } } } } }",
         token=pub_a,
@@ -202,3 +204,57 @@ async def test_one_access_call_per_level_for_fifty_employees_with_grants(
     assert sum(world.proxy.calls.values()) == 2
     assert proxy.count("GET", "/v1/employees") == 1
     assert proxy.count("GET", "/v1/org-units") == 1
+
+
+async def test_leases_and_review_items_take_one_access_call_each(world: AccessWorld, proxy) -> None:
+    second = await world.register("qa-second", "dept-qa", ["owner_a1", "owner_a2"])
+    world.grant(second["id"], "pub_a", "publisher", "owner_a1")
+    leases = set()
+    for account in (world.accounts["qa-brand"], second["id"]):
+        path = f"/v1/accounts/{account}/secrets/password"
+        recorded = world.call("PUT", path, world.token("owner_a1"), {"value": "pw-1"})
+        assert recorded.status_code == 200, recorded.text
+        taken = world.call("POST", f"{path}/check-out", world.token("pub_a"), {"minutes": 30})
+        assert taken.status_code == 201, taken.text
+        leases.add(taken.json()["lease"]["lease_id"])
+    reviews = set()
+    for unit in ("dept-qa", "dept-qb"):
+        body = {"unit_id": unit, "duration_seconds": 3600, "undecided": "keep"}
+        started = world.call("POST", "/v1/access-reviews", world.admin, body)
+        assert started.status_code == 201, started.text
+        reviews.add(started.json()["id"])
+    await eventually(
+        lambda: asyncio.to_thread(world.call, "GET", "/v1/access-reviews", world.admin),
+        lambda r: {x["id"] for x in r.json()["items"] if x["status"] == "open"} >= reviews,
+        what="both reviews open",
+    )
+    proxy.reset()
+    world.proxy.reset()
+
+    mine = world.gql.data(
+        "{ myAccess { leases { id account { handle } } } }", token=world.token("pub_a")
+    )["myAccess"]["leases"]
+    assert {x["id"] for x in mine} == leases
+    assert {x["account"]["handle"] for x in mine} == {"qa-brand", "qa-second"}
+    # One call for the leases (whatever the accounts), one for their accounts.
+    assert world.proxy.count("POST", "/v1/leases/by-holders") == 1
+    assert world.proxy.count("POST", "/v1/accounts/batch-get") == 1
+    assert sum(world.proxy.calls.values()) == 2, world.proxy.calls
+
+    world.proxy.reset()
+    proxy.reset()
+    listed = world.gql.data(
+        """{ accessReviews(first: 20) { ... on AccessReviewPage { nodes {
+          id items(first: 50) { ... on AccessReviewItemPage { nodes { grantId holder { id } } } }
+        } } } }""",
+        token=world.admin,
+    )["accessReviews"]["nodes"]
+    assert {r["id"] for r in listed} == reviews
+    assert all(r["items"]["nodes"] for r in listed)
+    assert all(i["holder"] is not None for r in listed for i in r["items"]["nodes"])
+    # The campaigns, then one call for the items of both, then one for their holders.
+    assert world.proxy.count("GET", "/v1/access-reviews") == 1
+    assert world.proxy.count("POST", "/v1/access-reviews/items/by-reviews") == 1
+    assert sum(world.proxy.calls.values()) == 2, world.proxy.calls
+    assert proxy.count("POST", "/v1/employees/batch-get") == 1
+    assert sum(proxy.calls.values()) == 1, proxy.calls

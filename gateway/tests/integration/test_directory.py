@@ -222,6 +222,36 @@ def test_one_identity_call_per_level_for_a_hundred_employees(stack, gql, proxy) 
     assert sum(proxy.calls.values()) == 3, proxy.calls
 
 
+def test_direct_reports_of_a_level_in_one_identity_call(stack, gql, proxy) -> None:
+    admin = stack.token()
+    create_unit(stack.identity.url, admin, "dept-mgrs", name="Managers")
+    create_unit(stack.identity.url, admin, "dept-mgrs-away", name="Away")
+    managers = [_hire(stack, admin, f"rmgr{n}", unit_id="dept-mgrs") for n in range(4)]
+    reports: dict[str, set[str]] = {m["id"]: set() for m in managers}
+    for n in range(12):
+        manager = managers[n % 3]["id"]  # the fourth manager has nobody
+        unit = "dept-mgrs-away" if n % 4 == 0 else "dept-mgrs"
+        hired = _hire(stack, admin, f"rrep{n}", unit_id=unit, manager_id=manager)
+        reports[manager].add(hired["id"])
+    query = """{ employees(unitId: "dept-mgrs", search: "personrmgr", first: 10) {
+      ... on EmployeeConnection { nodes { id directReports { id unitId manager { id } } } }
+    } }"""
+    proxy.reset()
+    nodes = gql.data(query, token=admin)["employees"]["nodes"]
+    assert {n["id"]: {r["id"] for r in n["directReports"]} for n in nodes} == reports
+    assert all(r["manager"]["id"] == n["id"] for n in nodes for r in n["directReports"])
+    # The list, then one batch for every manager's reports; their manager is in the list.
+    assert proxy.count("GET", "/v1/employees") == 1
+    assert proxy.count("POST", "/v1/employees/by-managers") == 1
+    assert sum(proxy.calls.values()) == 2, proxy.calls
+
+    # An admin of the managers' unit sees the reports in it, not those of the other unit.
+    unit_admin = stack.token(Role.ADMIN, "dept-mgrs", sub="mgrs-admin")
+    seen = gql.data(query, token=unit_admin)["employees"]["nodes"]
+    assert {r["unitId"] for n in seen for r in n["directReports"]} == {"dept-mgrs"}
+    assert sum(len(n["directReports"]) for n in seen) == 9
+
+
 def test_a_revoked_token_is_refused(stack, gql) -> None:
     admin = stack.token()
     leaver = _hire(stack, admin, "leaver-q")

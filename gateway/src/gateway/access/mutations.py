@@ -40,6 +40,7 @@ from gateway.access.types import (
     SecretResult,
     UndecidedAction,
 )
+from gateway.access.visibility import Kind, Target, action_refusal
 from gateway.clients.backend import BackendProblem, BackendUnavailable
 from gateway.context import Info
 from gateway.problems import ProblemResult, from_backend, invalid
@@ -146,12 +147,19 @@ class StartAccessReviewInput:
 
 
 async def _write(
-    info: Info, call: Callable[[str], Awaitable[Json]], shape: Callable[[Json], T]
+    info: Info,
+    call: Callable[[str], Awaitable[Json]],
+    shape: Callable[[Json], T],
+    target: Target | None = None,
 ) -> T | ProblemResult:
+    """`target`: the object the action is about; a caller who may not see it gets
+    `NotFound`, never a `Forbidden` that would tell it exists (`gateway.access.visibility`)."""
     try:
         raw = await call(info.context.bearer)
     except (BackendUnavailable, BackendProblem) as exc:
-        return from_backend(exc)
+        if target is None:
+            return from_backend(exc)
+        return await action_refusal(info, exc, target)
     return shape(raw)
 
 
@@ -200,6 +208,7 @@ class AccessMutation:
             info,
             lambda token: access.add_owner(token, str(account_id), str(person_id)),
             remembered,
+            Target(Kind.ACCOUNT, str(account_id)),
         )
 
     @strawberry.mutation(description="End someone's ownership (admins over the unit).")
@@ -221,6 +230,7 @@ class AccessMutation:
             info,
             lambda token: access.remove_owner(token, str(account_id), str(person_id), reason),
             remembered,
+            Target(Kind.ACCOUNT, str(account_id)),
         )
 
     # --- requests and grants -----------------------------------------------------------------
@@ -228,7 +238,10 @@ class AccessMutation:
     async def request_access(self, info: Info, input: RequestAccessInput) -> AccessRequestResult:
         access = info.context.services.access
         return await _write(
-            info, lambda token: access.request_access(token, input.body()), AccessRequest.of
+            info,
+            lambda token: access.request_access(token, input.body()),
+            AccessRequest.of,
+            Target(Kind.ACCOUNT, str(input.account_id)),
         )
 
     @strawberry.mutation(description="Approve a request on an account you own (not your own).")
@@ -254,7 +267,10 @@ class AccessMutation:
             return Grant.of(raw)
 
         return await _write(
-            info, lambda token: access.revoke_grant(token, str(id), reason), revoked
+            info,
+            lambda token: access.revoke_grant(token, str(id), reason),
+            revoked,
+            Target(Kind.GRANT, str(id)),
         )
 
     # --- the vault ---------------------------------------------------------------------------
@@ -266,16 +282,32 @@ class AccessMutation:
         self, info: Info, account_id: strawberry.ID, kind: SecretKind, minutes: int | None = None
     ) -> CredentialCheckOutResult:
         access = info.context.services.access
+
+        def checked_out(raw: Json) -> CredentialCheckOut:
+            info.context.access.forget_leases()
+            return CredentialCheckOut.of(raw)
+
         return await _write(
             info,
             lambda token: access.check_out(token, str(account_id), SecretKind(kind).value, minutes),
-            CredentialCheckOut.of,
+            checked_out,
+            Target(Kind.ACCOUNT, str(account_id)),
         )
 
     @strawberry.mutation(description="Return a checked-out credential (the holder or an owner).")
     async def check_in_credential(self, info: Info, lease_id: strawberry.ID) -> LeaseResult:
         access = info.context.services.access
-        return await _write(info, lambda token: access.check_in(token, str(lease_id)), Lease.of)
+
+        def checked_in(raw: Json) -> Lease:
+            info.context.access.forget_leases()
+            return Lease.of(raw)
+
+        return await _write(
+            info,
+            lambda token: access.check_in(token, str(lease_id)),
+            checked_in,
+            Target(Kind.LEASE, str(lease_id)),
+        )
 
     @strawberry.mutation(
         description="Record a secret's new version after rotating it on the network (owners); "
@@ -297,6 +329,7 @@ class AccessMutation:
                 token, str(account_id), SecretKind(kind).value, input.body()
             ),
             SecretMetadata.of,
+            Target(Kind.ACCOUNT, str(account_id)),
         )
 
     # --- reviews -----------------------------------------------------------------------------
@@ -334,6 +367,7 @@ class AccessMutation:
             info,
             lambda token: access.decide_review_item(token, str(review_id), str(grant_id), body),
             decided,
+            Target(Kind.REVIEW, str(review_id)),
         )
 
 
@@ -350,7 +384,10 @@ async def _decide(
         )
 
     return await _write(
-        info, lambda token: access.decide_request(token, request_id, verdict, reason), decided
+        info,
+        lambda token: access.decide_request(token, request_id, verdict, reason),
+        decided,
+        Target(Kind.REQUEST, request_id),
     )
 
 

@@ -35,6 +35,7 @@ from gateway.access.types import (
     MyAccess,
     cursor_of,
 )
+from gateway.access.visibility import Kind, not_found, read_refusal
 from gateway.clients.backend import BackendProblem, BackendUnavailable
 from gateway.context import Info
 from gateway.identity.types import AuditEntry, AuditLogPage, AuditLogResult, wants_units
@@ -64,14 +65,21 @@ def _page_info(next_cursor: str | None, after: str | None, ids: list[str]) -> Pa
 async def review_items(
     info: Info, review_id: str, *, first: int, after: str | None, mine: bool, pending: bool
 ) -> AccessReviewItemPage | ProblemResult:
+    """A review's items: a first page through the request's loader (one access call for
+    every review of the level), a later page (`after`) by a call of its own."""
     if (bad := _page_size(first)) is not None:
         return bad
     try:
-        page = await info.context.services.access.review_items(
-            info.context.bearer, review_id, limit=first, after=after, mine=mine, pending=pending
-        )
+        if after is None:
+            page = await info.context.access.review_items.load((review_id, first, mine, pending))
+        else:
+            page = await info.context.services.access.review_items(
+                info.context.bearer, review_id, limit=first, after=after, mine=mine, pending=pending
+            )
     except (BackendUnavailable, BackendProblem) as exc:
-        return from_backend(exc)
+        return read_refusal(exc, Kind.REVIEW)
+    if page is None:  # left out of the batch: unknown, or not the caller's to read
+        return not_found(Kind.REVIEW)
     items = page.get("items", [])
     next_cursor = page.get("next_cursor")
     return AccessReviewItemPage(
@@ -129,7 +137,7 @@ class AccessQuery:
         try:
             raw = await info.context.services.access.get_account(info.context.bearer, str(id))
         except (BackendUnavailable, BackendProblem) as exc:
-            return from_backend(exc)
+            return read_refusal(exc, Kind.ACCOUNT)
         info.context.access.remember_account(raw)
         return Account.of(raw)
 

@@ -92,6 +92,10 @@ class AccessClient:
         result: Json = await self._call("GET", "/v1/access-requests", token, params=params)
         return result
 
+    async def get_request(self, token: str, request_id: str) -> Json:
+        result: Json = await self._call("GET", f"/v1/access-requests/{_seg(request_id)}", token)
+        return result
+
     async def decide_request(
         self, token: str, request_id: str, verdict: str, reason: str | None
     ) -> Json:
@@ -128,6 +132,10 @@ class AccessClient:
         )
         return result
 
+    async def get_grant(self, token: str, grant_id: str) -> Json:
+        result: Json = await self._call("GET", f"/v1/grants/{_seg(grant_id)}", token)
+        return result
+
     async def revoke_grant(self, token: str, grant_id: str, reason: str) -> Json:
         result: Json = await self._call(
             "POST", f"/v1/grants/{_seg(grant_id)}/revoke", token, body={"reason": reason}
@@ -149,6 +157,10 @@ class AccessClient:
         result: Json = await self._call("POST", f"/v1/leases/{_seg(lease_id)}/check-in", token)
         return result
 
+    async def get_lease(self, token: str, lease_id: str) -> Json:
+        result: Json = await self._call("GET", f"/v1/leases/{_seg(lease_id)}", token)
+        return result
+
     async def record_secret(self, token: str, account_id: str, kind: str, body: Json) -> Json:
         result: Json = await self._call(
             "PUT", f"/v1/accounts/{_seg(account_id)}/secrets/{_seg(kind)}", token, body=body
@@ -161,7 +173,29 @@ class AccessClient:
         )
         return result
 
+    async def leases_by_holders(
+        self, token: str, holder_ids: list[str], *, status: str | None, limit: int
+    ) -> Json:
+        result: Json = await self._call(
+            "POST",
+            "/v1/leases/by-holders",
+            token,
+            body=_wanted({"holder_ids": holder_ids, "status": status, "limit": limit}),
+        )
+        return result
+
     # --- reviews -----------------------------------------------------------------------------
+    async def review_items_by_reviews(
+        self, token: str, review_ids: list[str], *, mine: bool, pending: bool, limit: int
+    ) -> Json:
+        result: Json = await self._call(
+            "POST",
+            "/v1/access-reviews/items/by-reviews",
+            token,
+            body={"review_ids": review_ids, "mine": mine, "pending": pending, "limit": limit},
+        )
+        return result
+
     async def start_review(self, token: str, body: Json) -> Json:
         result: Json = await self._call("POST", "/v1/access-reviews", token, body=body)
         return result

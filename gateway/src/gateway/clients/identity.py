@@ -46,6 +46,15 @@ class IdentityClient:
         )
         return result
 
+    async def reports_by_managers(self, token: str, manager_ids: list[str], *, limit: int) -> Json:
+        result: Json = await self.backend.call(
+            "POST",
+            "/v1/employees/by-managers",
+            token=token,
+            json={"manager_ids": manager_ids, "limit": limit},
+        )
+        return result
+
     async def get_employee(self, token: str, employee_id: str) -> Json:
         result: Json = await self.backend.call(
             "GET", f"/v1/employees/{_seg(employee_id)}", token=token

@@ -18,6 +18,7 @@ from gateway.clients.identity import BATCH_MAX, IdentityClient
 from gateway.permissions import Tree, UnitNode
 
 Json = dict[str, Any]
+REPORTS_MAX = 100  # direct reports shown per manager
 
 
 class IdentityLoaders:
@@ -26,6 +27,9 @@ class IdentityLoaders:
         self._token = token or ""
         self.employee: DataLoader[str, Json | None] = DataLoader(
             load_fn=self._employees, max_batch_size=BATCH_MAX
+        )
+        self.direct_reports: DataLoader[str, list[Json]] = DataLoader(
+            load_fn=self._direct_reports, max_batch_size=BATCH_MAX
         )
         self._tree: asyncio.Future[Tree] | None = None
 
@@ -37,6 +41,19 @@ class IdentityLoaders:
             return [exc] * len(ids)
         found = {e["id"]: e for e in answer.get("employees", [])}
         return [found.get(i) for i in ids]
+
+    async def _direct_reports(self, ids: Sequence[str]) -> Sequence[list[Json] | BaseException]:
+        """Each manager's direct reports the caller may read, all managers in one call."""
+        try:
+            answer = await self._client.reports_by_managers(
+                self._token, list(ids), limit=REPORTS_MAX
+            )
+        except (BackendUnavailable, BackendProblem) as exc:
+            return [exc] * len(ids)
+        groups = {g["manager_id"]: g["employees"] for g in answer.get("groups", [])}
+        found = [list(groups.get(i, [])) for i in ids]
+        self.prime([e for reports in found for e in reports])
+        return found
 
     def prime(self, employees: Sequence[Json]) -> None:
         """Employees a list call already returned need no batch call of their own."""

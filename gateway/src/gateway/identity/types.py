@@ -201,20 +201,15 @@ class Employee:
 
     @strawberry.field(
         description="People whose direct manager this is (those you may see; up to 100). "
-        "One identity call per employee asking: identity has no batch route for it.",
+        "One identity call for all the employees of a level.",
         metadata={"cost": 5, "list_size": 10},
     )
     async def direct_reports(self, info: Info) -> list[Employee] | None:
-        context = info.context
         try:
-            page = await context.services.identity.list_employees(
-                context.bearer, manager_id=self.id, limit=100
-            )
+            found = await info.context.identity.direct_reports.load(self.id)
         except (BackendUnavailable, BackendProblem) as exc:
             raise unavailable_field(exc) from None
-        items = page.get("items", [])
-        context.identity.prime(items)
-        return [Employee.of(e) for e in items]
+        return [Employee.of(e) for e in found]
 
     @strawberry.field(
         description="Their grants you may see (your own; or on accounts you own, administer "

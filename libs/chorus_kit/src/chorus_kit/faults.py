@@ -16,6 +16,7 @@ KNOWN_POINTS = frozenset(
         "relay.before_publish",  # events committed in the database, not yet sent to Kafka
         "relay.after_publish",  # events acknowledged by Kafka, not yet marked as sent
         "consumer.after_apply",  # effect applied, offset not yet committed
+        "offboarding.before_effects",  # access: a departure in the mirror, nothing ended yet
         "offboarding.mid_effects",  # access: a leaver's grants ended, the rest not yet done
     }
 )

@@ -241,7 +241,7 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
                 reader.run,
                 create_topics,
                 employee_events_consumer(settings, mirrors).run,
-                leaver_events_consumer(settings, offboarding).run,
+                leaver_events_consumer(settings, offboarding, mirrors).run,
                 org_unit_events_consumer(settings, mirrors).run,
                 audit_log_consumer(settings, audit).run,
                 grant_scheduler,

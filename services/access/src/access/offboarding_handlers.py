@@ -176,6 +176,7 @@ class OffboardingHandlers:
             # The mirror first: the flow judges managers by it, and whoever reads access's
             # employment sees the leaver gone before their grants go.
             await self.mirrors.record_employment_changes(events)
+            await self.faults.reach("offboarding.before_effects")
             await self.offboard([departure_from(e) for e in events])
 
     async def offboard(self, departures: Sequence[Departure]) -> int:

@@ -384,6 +384,27 @@ class ReviewHandlers:
             limit=limit,
         )
 
+    async def items_of_reviews(
+        self,
+        review_ids: Sequence[str],
+        *,
+        by: Principal,
+        mine: bool = False,
+        pending_only: bool = False,
+        limit: int = 100,
+    ) -> dict[str, list[ReviewItem]]:
+        """The first page of items of many campaigns in one call (the gateway's DataLoaders);
+        campaigns the caller may not read (or that do not exist) are left out."""
+        groups: dict[str, list[ReviewItem]] = {}
+        for review_id in dict.fromkeys(review_ids):
+            try:
+                groups[review_id] = await self.list_items(
+                    review_id, by=by, mine=mine, pending_only=pending_only, limit=limit
+                )
+            except (NotFound, Forbidden):
+                continue
+        return groups
+
     async def report(self, review_id: str, *, by: Principal) -> tuple[Review, list[ReviewItem]]:
         """Every item with its decision and outcome: admins and auditors over the unit."""
         review = await self.store.get(review_id)

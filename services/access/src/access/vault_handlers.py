@@ -279,6 +279,34 @@ class VaultHandlers:
             account_id, holder_id=holder_id, status=status, before=before, limit=limit
         )
 
+    async def leases_of_holders(
+        self,
+        holder_ids: Sequence[str],
+        *,
+        status: LeaseStatus | None,
+        limit: int,
+        by: Principal,
+    ) -> dict[str, list[Lease]]:
+        """Many people's leases in one call (the gateway's DataLoaders), newest first, at
+        most `limit` each: the caller's own, and others' on accounts whose history the
+        caller reads (owners; admins and auditors over the unit). The rest are left out."""
+        groups: dict[str, list[Lease]] = {h: [] for h in dict.fromkeys(holder_ids)}
+        found = await self.leases.of_holders(list(groups), status=status)
+        others = {x.account_id for x in found if x.holder_id != by.sub}
+        readable: set[str] = set()
+        facts = await self.directory.accounts_by_id(others) if others else {}
+        for account in facts.values():
+            try:
+                await self._require_history_reader(account, by)
+            except Forbidden:
+                continue
+            readable.add(account.id)
+        for lease in found:
+            held = groups[lease.holder_id]
+            if len(held) < limit and (lease.holder_id == by.sub or lease.account_id in readable):
+                held.append(lease)
+        return groups
+
     # --- the leaver flow's entry points --------------------------------------------------------
     async def flag_secrets_checked_out_by(
         self,

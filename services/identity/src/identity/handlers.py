@@ -6,7 +6,6 @@ events and an audit entry in one document write, and hands the events to the rel
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from chorus_kit.auth import Principal
 from chorus_kit.errors import ChorusError, Conflict, NotFound, PreconditionFailed
 from chorus_kit.events import Event
 from chorus_kit.events.identity import EmploymentStatus, UnitKind
+from chorus_kit.paging import decode_cursor, encode_cursor
 from identity.domain import model, org_units
 from identity.domain.audit import audited
 from identity.domain.authorization import (
@@ -56,6 +56,7 @@ class EmployeeRepository(Protocol):
     async def get_many(self, employee_ids: Sequence[str]) -> list[Employee]: ...
     async def count_in_unit(self, unit_id: str) -> int: ...
     async def due_offboardings(self, now: datetime, *, limit: int = 100) -> list[Employee]: ...
+    async def reporting_to(self, manager_ids: Sequence[str]) -> list[Employee]: ...
     async def search(
         self,
         criteria: EmployeeFilter,
@@ -352,6 +353,23 @@ class IdentityHandlers:
             if may_read_employee(by, employee_id=e.id, unit_id=e.unit_id, tree=tree)
         ]
 
+    async def direct_reports_of(
+        self, manager_ids: Sequence[str], *, by: Principal, limit: int
+    ) -> dict[str, list[Employee]]:
+        """Each manager's direct reports the caller may read (at most `limit` each, by id),
+        in one query: the gateway's batch for `Employee.directReports`."""
+        tree = await self.units.tree()
+        groups: dict[str, list[Employee]] = {m: [] for m in dict.fromkeys(manager_ids)}
+        for e in await self.employees.reporting_to(list(groups)):
+            reports = groups.get(e.manager_id or "")
+            if (
+                reports is not None
+                and len(reports) < limit
+                and may_read_employee(by, employee_id=e.id, unit_id=e.unit_id, tree=tree)
+            ):
+                reports.append(e)
+        return groups
+
     # --- org units --------------------------------------------------------------------------
     async def _store_unit(
         self, before: OrgUnit, after: OrgUnit, *, by: Principal, action: str
@@ -436,18 +454,3 @@ class IdentityHandlers:
 
     async def list_units(self, *, by: Principal) -> OrgTree:
         return await self.units.tree()
-
-
-def encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        last_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ChorusError("the page cursor is not one this API gave", code="bad_cursor") from exc
-    if not last_id:
-        raise ChorusError("the page cursor is not one this API gave", code="bad_cursor")
-    return last_id

@@ -163,6 +163,18 @@ class LeaseStore:
             query["account_id"] = {"$in": sorted(account_ids)}
         return [_lease(d) for d in await self.collection.find(query, {"outbox": 0}).to_list()]
 
+    async def of_holders(
+        self, holder_ids: Collection[str], *, status: LeaseStatus | None
+    ) -> list[Lease]:
+        """The leases of many people, newest first (one query)."""
+        query: MongoDocument = {"holder_id": {"$in": sorted(holder_ids)}}
+        if status:
+            query["status"] = status.value
+        cursor = self.collection.find(query, {"outbox": 0}).sort(
+            [("checked_out_at", DESCENDING), ("_id", DESCENDING)]
+        )
+        return [_lease(d) for d in await cursor.to_list()]
+
     async def history(
         self,
         account_id: str,

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from access.connector_handlers import ConfiguredConnector, ConnectorHandlers, ConnectorView
 from access.domain.connectors import CallStatus, ConnectorAction, ConnectorCall
-from access.entrypoints.http import decode_cursor, encode_cursor
 from chorus_kit.events.identity import SocialNetwork
+from chorus_kit.paging import decode_cursor, encode_cursor
 from chorus_kit.web import CurrentPrincipal
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -33,8 +32,6 @@ from access.entrypoints.schemas import (
     AccountPage,
     AccountQuery,
     AccountRead,
-    AuditPage,
-    AuditQuery,
     BatchGet,
     DecisionRead,
     EmploymentRead,
@@ -52,27 +49,10 @@ from access.entrypoints.schemas import (
     RequestQuery,
 )
 from chorus_kit.auth import Principal
-from chorus_kit.errors import ChorusError
+from chorus_kit.paging import AuditPage, AuditQuery, audit_page, decode_cursor, encode_cursor
 
 router = APIRouter()
 CSV = "text/csv"
-
-
-def encode_cursor(last: str) -> str:
-    return base64.urlsafe_b64encode(last.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        last = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ChorusError("the page cursor is not one this API gave", code="bad_cursor") from exc
-    if not last:
-        raise ChorusError("the page cursor is not one this API gave", code="bad_cursor")
-    return last
 
 
 def _next(ids: list[str], limit: int) -> str | None:
@@ -378,28 +358,9 @@ async def read_audit_log(
     reports: Reports, by: CurrentPrincipal, query: Annotated[AuditQuery, Query()]
 ) -> AuditPage:
     """Access's privileged actions, newest first: auditors and admins, for their units."""
-    before = None
-    if query.after:
-        at, _, entry_id = (decode_cursor(query.after) or "").partition("|")
-        try:
-            before = (datetime.fromisoformat(at), entry_id)
-        except ValueError as exc:
-            raise ChorusError(
-                "the page cursor is not one this API gave", code="bad_cursor"
-            ) from exc
-    found = await reports.read_audit(
-        by=by,
-        actor=query.actor,
-        action=query.action,
-        target_id=query.target_id,
-        before=before,
-        limit=query.limit + 1,
+    return await audit_page(
+        query,
+        lambda before, limit: reports.read_audit(
+            by=by, before=before, limit=limit, **query.filters()
+        ),
     )
-    more = len(found) > query.limit
-    found = found[: query.limit]
-    cursor = (
-        encode_cursor(f"{found[-1].at.isoformat()}|{found[-1].entry_id}")
-        if more and found
-        else None
-    )
-    return AuditPage(items=found, next_cursor=cursor)

@@ -4,9 +4,12 @@ that feeds them identity's `offboarded`, `suspended` and `moved` events.
 Leavers have a consumer group of their own (`access-offboarding`), reading the employee
 topic beside the mirror's group (`access`): a leaver's offboarding takes several round
 trips to the database, and in the mirror's group every other employee event of the poll
-would wait for it. The handler applies each event to the employment mirror itself before
-acting on it (applying an event twice changes nothing), so the flow never judges managers
-by a mirror that is behind the events it acts on.
+would wait for it. This group applies *every* employee event to the employment mirror too,
+in partition order (applying an event twice changes nothing), so the flow never judges
+managers by a mirror that is behind the events it acts on. Every event, not only the
+departures: the mirror applies an event only above the last sequence it holds, so a group
+that wrote a `moved` (sequence 4) ahead of the other group's `reinstated` (3) would make
+the mirror drop the reinstatement for good.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from access.adapters.grant_store import GrantStore
 from access.adapters.mongo_store import EmploymentView
 from access.adapters.offboarding_store import OffboardingStore
+from access.domain.employment import VIEW_UPDATES
 from access.offboarding_handlers import (
     EventsWritten,
     LeaverVault,
@@ -59,21 +63,25 @@ def build_offboarding(
 
 
 def leaver_events_consumer(
-    settings: AccessSettings, offboarding: OffboardingHandlers
+    settings: AccessSettings, offboarding: OffboardingHandlers, mirrors: Mirrors
 ) -> EventConsumer:
-    """Employee events in the `access-offboarding` group: leavers handled, the rest skipped.
+    """Employee events in the `access-offboarding` group: leavers handled, every event
+    applied to the mirror.
 
-    The others are skipped by a handler that does nothing, not as ignored types: a run of
-    them is then one offset commit, not one per message, and a leaver behind a run of
-    profile updates waits for one round trip to the broker, not dozens."""
+    Types the mirror does not keep are skipped by a handler that does nothing, not as
+    ignored types: a run of them is then one offset commit, not one per message."""
     handlers = offboarding.event_handlers()
     others = [t.type for t in CATALOGUE.values() if t.topic is EMPLOYEE and t.type not in handlers]
+    mirrored = {
+        kind: mirrors.record_employment_changes if kind in VIEW_UPDATES else _not_mirrored
+        for kind in others
+    }
     return EventConsumer(
         bootstrap=settings.kafka_bootstrap,
         group=f"{settings.consumer_group}-offboarding",
         topics=[EMPLOYEE],
         handlers={},
-        batch_handlers={**handlers, **dict.fromkeys(others, _not_a_departure)},
+        batch_handlers={**handlers, **mirrored},
         producer_factory=lambda: create_producer(
             settings.kafka_bootstrap, client_id="access-offboarding"
         ),
@@ -83,8 +91,8 @@ def leaver_events_consumer(
     )
 
 
-async def _not_a_departure(events: Sequence[Event]) -> None:
-    """Hires, updates, role changes ...: the mirror's group applies them."""
+async def _not_mirrored(events: Sequence[Event]) -> None:
+    """Employee events the mirror keeps nothing of."""
 
 
 __all__ = ["build_offboarding", "leaver_events_consumer"]

@@ -22,9 +22,9 @@ from access.domain.reviews import (
     UndecidedAction,
     report_row,
 )
-from access.entrypoints.http import decode_cursor, encode_cursor
 from access.review_handlers import ReviewHandlers
 from chorus_kit.events.access import AccountRole
+from chorus_kit.paging import decode_cursor, encode_cursor
 from chorus_kit.web import CurrentPrincipal
 
 CSV = "text/csv"
@@ -223,6 +223,46 @@ async def list_review_items(
     return ItemPage(
         items=[ItemRead.of(i) for i in found],
         next_cursor=encode_cursor(found[-1].id) if len(found) == query.limit else None,
+    )
+
+
+class ItemsOfReviews(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    review_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=100
+    )
+    mine: bool = Field(default=False, description="only the grants I review")
+    pending: bool = Field(default=False, description="only undecided grants")
+    limit: int = Field(default=100, ge=1, le=1000, description="at most this many per review")
+
+
+class ReviewItems(BaseModel):
+    review_id: str
+    items: list[ItemRead]
+    next_cursor: str | None
+
+
+class ItemsByReview(BaseModel):
+    groups: list[ReviewItems] = Field(description="the reviews asked that you may read")
+
+
+@router.post("/v1/access-reviews/items/by-reviews")
+async def review_items_by_reviews(
+    body: ItemsOfReviews, reviews: Reviews, by: CurrentPrincipal
+) -> ItemsByReview:
+    """The first page of items of many campaigns in one request (the gateway's DataLoaders)."""
+    groups = await reviews.items_of_reviews(
+        body.review_ids, by=by, mine=body.mine, pending_only=body.pending, limit=body.limit
+    )
+    return ItemsByReview(
+        groups=[
+            ReviewItems(
+                review_id=r,
+                items=[ItemRead.of(i) for i in found],
+                next_cursor=encode_cursor(found[-1].id) if len(found) == body.limit else None,
+            )
+            for r, found in groups.items()
+        ]
     )
 
 

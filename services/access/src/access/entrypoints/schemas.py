@@ -10,7 +10,6 @@ from access.domain.accounts import Account
 from access.domain.grants import AccessRequest, Grant, RequestStatus
 from access.domain.reports import AccessRow, FormerStaffEntry
 from chorus_kit.events.access import AccountRole, Classification
-from chorus_kit.events.audit import AuditRecorded
 from chorus_kit.events.identity import RoleAssignment, SocialNetwork
 
 MAX_BATCH = 500
@@ -302,17 +301,3 @@ class FormerStaffReport(BaseModel):
     people: list[FormerStaffRead] = Field(description="must be empty")
     open_grants: int
     unacknowledged_connector_calls: int
-
-
-# --- audit ------------------------------------------------------------------------------------
-class AuditQuery(_Query):
-    actor: str | None = Field(default=None, max_length=200)
-    action: str | None = Field(default=None, max_length=100)
-    target_id: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=50, ge=1, le=200)
-    after: str | None = Field(default=None, max_length=300)
-
-
-class AuditPage(BaseModel):
-    items: list[AuditRecorded]
-    next_cursor: str | None

@@ -278,6 +278,40 @@ async def lease_history(
     )
 
 
+class LeasesOfHolders(_Request):
+    holder_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=500
+    )
+    status: LeaseStatus | None = None
+    limit: int = Field(default=50, ge=1, le=200, description="at most this many per holder")
+
+
+class HolderLeases(BaseModel):
+    holder_id: str
+    leases: list[LeaseRead]
+
+
+class LeasesByHolder(BaseModel):
+    groups: list[HolderLeases] = Field(description="one per holder asked, in that order")
+
+
+@router.post("/v1/leases/by-holders")
+async def leases_by_holders(
+    body: LeasesOfHolders, handlers: Handlers, by: CurrentPrincipal
+) -> LeasesByHolder:
+    """The leases of many people in one request, newest first (the gateway's DataLoaders):
+    your own, and others' on accounts whose lease history you may read."""
+    groups = await handlers.leases_of_holders(
+        body.holder_ids, status=body.status, limit=body.limit, by=by
+    )
+    return LeasesByHolder(
+        groups=[
+            HolderLeases(holder_id=h, leases=[LeaseRead.of(x) for x in found])
+            for h, found in groups.items()
+        ]
+    )
+
+
 def _encode_cursor(lease: Lease) -> str:
     raw = f"{lease.checked_out_at.isoformat()}|{lease.id}".encode()
     return base64.urlsafe_b64encode(raw).decode()

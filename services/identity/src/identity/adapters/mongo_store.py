@@ -90,6 +90,13 @@ class EmployeeStore:
         ).to_list()
         return [_employee(d) for d in found]
 
+    async def reporting_to(self, manager_ids: Sequence[str]) -> list[Employee]:
+        """Everyone whose direct manager is one of `manager_ids`, by id (one query)."""
+        cursor = self.collection.find(
+            {"manager_id": {"$in": list(manager_ids)}}, {"outbox": 0}
+        ).sort("_id", ASCENDING)
+        return [_employee(d) for d in await cursor.to_list()]
+
     async def search(
         self,
         criteria: EmployeeFilter,

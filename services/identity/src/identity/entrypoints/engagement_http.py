@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from chorus_kit.events.identity import Role
+from chorus_kit.paging import decode_cursor, encode_cursor
 from chorus_kit.web import CurrentPrincipal
 from identity.domain.certification import Assessment, CertificationRecord
 from identity.domain.nominations import (
@@ -29,7 +30,6 @@ from identity.domain.policies import (
 from identity.domain.survey import AnswerSurvey, CreateSurvey, Survey, SurveyResults
 from identity.domain.training import CreateTrainingModule, RecordCompletion, TrainingModule
 from identity.engagement_handlers import EngagementHandlers
-from identity.handlers import decode_cursor, encode_cursor
 
 
 def _handlers(request: Request) -> EngagementHandlers:

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chorus_kit.audit import AuditLog
 from chorus_kit.errors import ChorusError, Forbidden
-from chorus_kit.events.audit import AuditRecorded
 from chorus_kit.events.identity import (
     EmploymentStatus,
     Role,
@@ -18,6 +17,7 @@ from chorus_kit.events.identity import (
     SocialNetwork,
     UnitKind,
 )
+from chorus_kit.paging import AuditPage, AuditQuery, audit_page
 from chorus_kit.web import CurrentPrincipal
 from identity.domain.authorization import readable_units
 from identity.domain.commands import (
@@ -36,7 +36,7 @@ from identity.domain.commands import (
 )
 from identity.domain.model import Employee
 from identity.domain.org_units import OrgTree, OrgUnit
-from identity.handlers import IdentityHandlers, decode_cursor, encode_cursor
+from identity.handlers import IdentityHandlers
 
 
 class ScheduledOffboardingRead(BaseModel):
@@ -196,6 +196,38 @@ async def batch_get_employees(
     )
 
 
+class ReportsOfManagers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    manager_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=100
+    )
+    limit: int = Field(default=100, ge=1, le=100, description="at most this many per manager")
+
+
+class ManagerReports(BaseModel):
+    manager_id: str
+    employees: list[EmployeeRead]
+
+
+class ReportsByManager(BaseModel):
+    groups: list[ManagerReports] = Field(description="one per manager asked, in that order")
+
+
+@router.post("/v1/employees/by-managers")
+async def reports_by_managers(
+    body: ReportsOfManagers, handlers: Handlers, by: CurrentPrincipal
+) -> ReportsByManager:
+    """The direct reports of many managers in one request (the gateway's DataLoaders);
+    only those the caller may read."""
+    groups = await handlers.direct_reports_of(body.manager_ids, by=by, limit=body.limit)
+    return ReportsByManager(
+        groups=[
+            ManagerReports(manager_id=m, employees=[EmployeeRead.of(e) for e in found])
+            for m, found in groups.items()
+        ]
+    )
+
+
 def _versioned(response: Response, employee: Employee) -> EmployeeRead:
     response.headers["ETag"] = f'W/"{employee.sequence}"'
     return EmployeeRead.of(employee)
@@ -323,20 +355,6 @@ async def close_org_unit(unit_id: str, handlers: Handlers, by: CurrentPrincipal)
 
 
 # --- audit ------------------------------------------------------------------------------------
-class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    actor: str | None = Field(default=None, max_length=200)
-    action: str | None = Field(default=None, max_length=100)
-    target_id: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=50, ge=1, le=200)
-    after: str | None = Field(default=None, max_length=300)
-
-
-class AuditPage(BaseModel):
-    items: list[AuditRecorded]
-    next_cursor: str | None
-
-
 @router.get("/v1/audit")
 async def read_audit_log(
     request: Request,
@@ -349,29 +367,10 @@ async def read_audit_log(
     if not any(r.role in (Role.AUDITOR, Role.ADMIN) for r in by.roles):
         raise Forbidden("the audit log is for auditors and admins", code="not_auditor")
     units = readable_units(by, tree, roles=(Role.AUDITOR, Role.ADMIN))
-    before = None
-    if query.after:
-        at, _, entry_id = decode_cursor(query.after).partition("|")
-        try:
-            before = (datetime.fromisoformat(at), entry_id)
-        except ValueError as exc:
-            raise ChorusError(
-                "the page cursor is not one this API gave", code="bad_cursor"
-            ) from exc
     audit: AuditLog = request.app.state.audit
-    found = await audit.search(
-        units=units,
-        actor=query.actor,
-        action=query.action,
-        target_id=query.target_id,
-        before=before,
-        limit=query.limit + 1,
+    return await audit_page(
+        query,
+        lambda before, limit: audit.search(
+            units=units, before=before, limit=limit, **query.filters()
+        ),
     )
-    more = len(found) > query.limit
-    found = found[: query.limit]
-    cursor = (
-        encode_cursor(f"{found[-1].at.isoformat()}|{found[-1].entry_id}")
-        if more and found
-        else None
-    )
-    return AuditPage(items=found, next_cursor=cursor)

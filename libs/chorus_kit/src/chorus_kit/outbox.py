@@ -9,6 +9,12 @@ broker's ack and the removal republishes the same event with the same id.
 Document shape: `sequence` (last event's number), `outbox: {"e<sequence>": event}`,
 `outbox_pending: bool` (indexed; what the relay scans). Events are keyed by sequence
 rather than kept in an array because FerretDB v1 silently ignores `$pull` conditions.
+
+A *carrier* document (`carrier_outbox`) is a new document holding events of other
+aggregates, written once: e.g. one offboarding's `grant.revoked` for each grant it ended,
+whose states were changed by one grouped update. Its slots are numbered by position
+(`e1..en`, `sequence` = n), not by the events' own sequences, which may repeat across the
+aggregates it carries; the writer hands it over with `notify(..., carried=True)`.
 """
 
 from __future__ import annotations
@@ -62,6 +68,16 @@ def outbox_fields(events: Sequence[Event]) -> dict[str, Any]:
     return fields
 
 
+def carrier_outbox(events: Sequence[Event]) -> dict[str, Any]:
+    """Fields of a new document carrying events of other aggregates (see the module doc);
+    they are published in the order given."""
+    return {
+        "outbox": {_slot(n): e.to_document() for n, e in enumerate(events, start=1)},
+        PENDING: bool(events),
+        "sequence": len(events),
+    }
+
+
 def new_document_outbox(events: Sequence[Event]) -> dict[str, Any]:
     """Fields of a new aggregate document carrying its first events."""
     return {
@@ -75,16 +91,16 @@ async def ensure_outbox_index(collection: AsyncCollection[dict[str, Any]]) -> No
     await collection.create_index([(PENDING, ASCENDING)], name="outbox_pending")
 
 
+# An event with the number of its outbox slot (its sequence, or its position in a carrier).
+_Slotted = tuple[int, Event]
+
+
 @dataclass(frozen=True)
 class _Written:
     """A committed write whose events the writer handed to the relay directly."""
 
     document_id: Any
-    events: tuple[Event, ...]
-
-    @property
-    def sequence(self) -> int:
-        return max(e.sequence for e in self.events)
+    events: tuple[_Slotted, ...]
 
 
 class OutboxRelay:
@@ -136,10 +152,16 @@ class OutboxRelay:
         collection: AsyncCollection[dict[str, Any]],
         document_id: Any,
         events: Sequence[Event],
+        *,
+        carried: bool = False,
     ) -> None:
-        """Hand over the events of a write that has just committed, to publish them now."""
+        """Hand over the events of a write that has just committed, to publish them now
+        (`carried`: a new `carrier_outbox` document, its events in the order written)."""
         if events:
-            self._written[namespace_of(collection)].append(_Written(document_id, tuple(events)))
+            slotted = tuple(
+                (n, e) if carried else (e.sequence, e) for n, e in enumerate(events, start=1)
+            )
+            self._written[namespace_of(collection)].append(_Written(document_id, slotted))
             self._wake.set()
 
     async def run(self) -> None:
@@ -204,18 +226,18 @@ class OutboxRelay:
         if not written:
             return
         try:
-            # One entry per document, its events in sequence order, in the order written.
+            # One entry per document, its events in slot order, in the order written.
             merged: dict[Any, dict[int, Event]] = {}
             for write in written:
-                merged.setdefault(write.document_id, {}).update(
-                    {e.sequence: e for e in write.events}
-                )
+                merged.setdefault(write.document_id, {}).update(dict(write.events))
             batch = [
                 (doc_id, unsent)
                 for doc_id, events in merged.items()
                 if (
                     unsent := [
-                        events[s] for s in sorted(events) if events[s].id not in self._recently_sent
+                        (s, events[s])
+                        for s in sorted(events)
+                        if events[s].id not in self._recently_sent
                     ]
                 )
             ]
@@ -231,7 +253,7 @@ class OutboxRelay:
             (
                 doc["_id"],
                 [
-                    Event.from_document(doc["outbox"][slot])
+                    (int(slot[1:]), Event.from_document(doc["outbox"][slot]))
                     for slot in sorted(doc.get("outbox") or {})
                 ],
             )
@@ -243,16 +265,16 @@ class OutboxRelay:
     async def _publish_and_clear(
         self,
         collection: AsyncCollection[dict[str, Any]],
-        batch: list[tuple[Any, list[Event]]],
+        batch: list[tuple[Any, list[_Slotted]]],
     ) -> None:
         if not batch:
             return
         await self._faults.reach("relay.before_publish")
         # Send everything first (pipelined), then await the acks.
-        futures = [await self._send(event) for _, events in batch for event in events]
+        futures = [await self._send(event) for _, events in batch for _, event in events]
         await asyncio.gather(*futures)
         for _, events in batch:
-            for event in events:
+            for _, event in events:
                 self._recently_sent[event.id] = None
         while len(self._recently_sent) > RECENTLY_SENT_KEPT:
             self._recently_sent.popitem(last=False)
@@ -297,23 +319,34 @@ class OutboxRelay:
     async def _clear_sent(
         self,
         collection: AsyncCollection[dict[str, Any]],
-        chunk: list[tuple[Any, list[Event]]],
+        chunk: list[tuple[Any, list[_Slotted]]],
     ) -> None:
-        # Documents that received the same event sequences are cleared in one statement.
-        # The pending flag is cleared only where no newer event arrived meanwhile (the
-        # sequence is unchanged); unsetting exactly the slots sent never loses an event.
+        # Documents that received the same slots are cleared in one statement. The pending
+        # flag is cleared only where no newer event arrived meanwhile (the sequence is
+        # unchanged) and no older one is left (the slot below the first sent is empty: a
+        # writer that died before its relay published leaves its events below a live
+        # writer's). Slots are only ever removed from the bottom, so that one slot tells.
+        # A document with older events left keeps everything: the sweep publishes them
+        # all in order (those sent now again, under the same ids).
         groups: dict[tuple[int, ...], list[Any]] = {}
         for doc_id, events in chunk:
-            groups.setdefault(tuple(e.sequence for e in events), []).append(doc_id)
+            groups.setdefault(tuple(slot for slot, _ in events), []).append(doc_id)
         for sequences, ids in groups.items():
             slots = {f"outbox.{_slot(seq)}": "" for seq in sequences}
+            nothing_older = (
+                {f"outbox.{_slot(sequences[0] - 1)}": {"$exists": False}}
+                if sequences[0] > 1
+                else {}
+            )
             result = await collection.update_many(
-                {"_id": {"$in": ids}, "sequence": sequences[-1]},
+                {"_id": {"$in": ids}, "sequence": sequences[-1], **nothing_older},
                 {"$unset": slots, "$set": {PENDING: False}},
             )
             if result.matched_count < len(ids):
                 # Some aggregates moved on: remove what was sent, keep them pending.
-                await collection.update_many({"_id": {"$in": ids}}, {"$unset": slots})
+                await collection.update_many(
+                    {"_id": {"$in": ids}, **nothing_older}, {"$unset": slots}
+                )
 
     async def _hold_lease(self, name: str) -> bool:
         now = datetime.now(UTC)

@@ -16,6 +16,7 @@ from chorus_kit.mongo import apply_in_order
 from chorus_kit.outbox import (
     PENDING,
     OutboxRelay,
+    carrier_outbox,
     ensure_outbox_index,
     new_document_outbox,
     outbox_fields,
@@ -44,14 +45,14 @@ def offboarded(subject: str, sequence: int) -> Event:
 
 
 @contextlib.asynccontextmanager
-async def running_relay(ns, mongo, *, faults: str = ""):
+async def running_relay(ns, mongo, *, faults: str = "", sweep_seconds: float = 0.2):
     database = mongo[ns.database("kit")]
     relay = OutboxRelay(
         collections=[database["things"]],
         leases=database["relay_leases"],
         producer_factory=lambda: create_producer(ns.infra.bootstrap, client_id="test-relay"),
         topic_prefix=ns.topic_prefix,
-        sweep_seconds=0.2,
+        sweep_seconds=sweep_seconds,
         lease_seconds=2,
         faults=FaultPoints(faults),
     )
@@ -97,6 +98,84 @@ async def test_relay_publishes_in_aggregate_order_and_clears_the_outbox(ns, mong
         )
         doc = await things.find_one({"_id": "agg-0"})
         assert doc is not None and doc["outbox"] == {} and doc["sequence"] == 3
+
+
+async def test_a_carrier_document_publishes_other_aggregates_events_once(ns, mongo) -> None:
+    """Events of several aggregates with the same sequence numbers, carried by new documents:
+    handed over (one carrier) or found by the sweep (the other), each published once in the
+    order given, then cleared."""
+    await ensure_topics(ns.infra.bootstrap, [EMPLOYEE], prefix=ns.topic_prefix)
+    things = mongo[ns.database("kit")]["things"]
+    await ensure_outbox_index(things)
+    carried = {
+        name: [offboarded(f"{name}-{n}", seq) for n in range(3) for seq in (4, 5)]
+        for name in ("handed", "swept")
+    }
+    async with running_relay(ns, mongo) as relay:
+        for name, events in carried.items():
+            await things.insert_one({"_id": name, **carrier_outbox(events)})
+        relay.notify(things, "handed", carried["handed"], carried=True)
+        topic = ns.topic(EMPLOYEE.name)
+        records = await eventually(
+            lambda: read_topic(ns.infra.bootstrap, topic),
+            lambda r: len(r) >= 12,
+            what="12 events on Kafka",
+        )
+        await eventually(
+            lambda: things.count_documents({PENDING: True}), lambda n: n == 0, what="cleared"
+        )
+    assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == sorted(
+        e.id for events in carried.values() for e in events
+    )
+    by_key: dict[bytes, list[int]] = defaultdict(list)
+    for record in records:
+        by_key[record.key].append(int(dict(record.headers)["ce_sequence"]))
+    assert len(by_key) == 6 and all(seqs == [4, 5] for seqs in by_key.values()), by_key
+    for name in carried:
+        doc = await things.find_one({"_id": name})
+        assert doc is not None and doc["outbox"] == {} and doc["sequence"] == 6
+
+
+async def test_a_dead_writers_events_stay_pending_under_a_live_writers(ns, mongo) -> None:
+    """A writer died before its relay published (its events wait for a sweep); a live
+    writer then adds events to the same document and its relay publishes those at once.
+    Clearing them must not clear the document's pending flag: the dead writer's events
+    would never be swept. The next sweep publishes them (and the live ones again)."""
+    await ensure_topics(ns.infra.bootstrap, [EMPLOYEE], prefix=ns.topic_prefix)
+    things = mongo[ns.database("kit")]["things"]
+    await ensure_outbox_index(things)
+    dead, live, later = offboarded("agg-d", 1), offboarded("agg-d", 2), offboarded("agg-d", 3)
+    topic = ns.topic(EMPLOYEE.name)
+    async with running_relay(ns, mongo, sweep_seconds=3600) as relay:  # swept at start only
+        await eventually(
+            lambda: mongo[ns.database("kit")]["relay_leases"].count_documents({}),
+            lambda n: n == 1,
+            what="the start sweep done",
+        )
+        await things.insert_one({"_id": "agg-d", **new_document_outbox([dead])})  # no notify
+        await things.update_one({"_id": "agg-d"}, {"$set": outbox_fields([live])})
+        relay.notify(things, "agg-d", [live])
+        await eventually(lambda: read_topic(ns.infra.bootstrap, topic), lambda r: len(r) == 1)
+        # A relay round clears what it sent before the next round starts: once `later` is
+        # out, `live` was cleared (or, rightly, kept).
+        await things.update_one({"_id": "agg-d"}, {"$set": outbox_fields([later])})
+        relay.notify(things, "agg-d", [later])
+        await eventually(lambda: read_topic(ns.infra.bootstrap, topic), lambda r: len(r) == 2)
+        doc = await things.find_one({"_id": "agg-d"})
+        assert doc is not None and doc[PENDING] and "e000000000001" in doc["outbox"]
+    async with running_relay(ns, mongo):  # a sweeping relay (the lease ran out meanwhile)
+        records = await eventually(
+            lambda: read_topic(ns.infra.bootstrap, topic),
+            lambda r: {dict(x.headers)["ce_id"] for x in r} >= {dead.id.encode()},
+            timeout=30,
+            what="the dead writer's event published",
+        )
+        await eventually(lambda: things.count_documents({PENDING: True}), lambda n: n == 0)
+    assert {dict(r.headers)["ce_id"] for r in records} == {
+        e.id.encode() for e in (dead, live, later)
+    }
+    doc = await things.find_one({"_id": "agg-d"})
+    assert doc is not None and doc["outbox"] == {}
 
 
 async def test_a_relay_dying_after_the_ack_republishes_with_the_same_id(ns, mongo) -> None:

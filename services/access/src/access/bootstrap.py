@@ -114,6 +114,11 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
     ) -> None:
         relay.notify(collection, doc_id, events)
 
+    def carrier_written(
+        collection: AsyncCollection[dict[str, Any]], doc_id: Any, events: Sequence[Event]
+    ) -> None:
+        relay.notify(collection, doc_id, events, carried=True)
+
     audit = AuditLog(
         database, event_type=AUDIT_RECORDED, source=SOURCE, events_written=events_written
     )
@@ -148,7 +153,7 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
         *connectors.collections,
         review_store.reviews,
         review_store.items,
-        offboarding_store.collection,
+        offboarding_store.completions,
     ]
     relay = OutboxRelay(
         collections=outbox_collections,
@@ -178,6 +183,7 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
         events_written=events_written,
         expiring_lead=timedelta(seconds=settings.grant_expiring_lead_seconds),
         claim_stale_after=timedelta(seconds=settings.claim_stale_seconds),
+        resync_every=timedelta(seconds=settings.scheduler_resync_seconds),
     )
     report_handlers = ReportHandlers(
         reads=reads,
@@ -205,6 +211,7 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
         vault=vault,
         mirrors=mirrors,
         events_written=events_written,
+        carrier_written=carrier_written,
         faults=settings.faults,
         replica=replica_name(),
     )

@@ -248,14 +248,21 @@ class ConnectorHandlers:
         }
 
     async def on_grant_ended(self, events: Sequence[Event]) -> None:
+        ended: list[tuple[Event, GrantRevoked | GrantExpired, str]] = []
         for event in events:
-            grant: GrantRevoked | GrantExpired
             if event.type == GRANT_EXPIRED:
-                grant, reason = event.data_as(GrantExpired), "expired"
+                ended.append((event, event.data_as(GrantExpired), "expired"))
             else:
-                grant = event.data_as(GrantRevoked)
-                reason = grant.reason
-            account = await self._account_with_connector(grant.account_id)
+                revoked = event.data_as(GrantRevoked)
+                ended.append((event, revoked, revoked.reason))
+        # The run's accounts in one read by id (an offboarding ends thousands at once, and
+        # most accounts have no connector).
+        known = {a.id: a for a in await self.accounts.get_many({g.account_id for _, g, _ in ended})}
+        for event, grant, reason in ended:
+            if grant.account_id not in known:
+                log.warning("connector event for an account access does not know; skipped")
+                continue
+            account = _with_connector(known[grant.account_id])
             if account is None:
                 continue
             await self._record(
@@ -293,15 +300,7 @@ class ConnectorHandlers:
         except NotFound:
             log.warning("connector event for an account access does not know; skipped")
             return None
-        if config_from(account.connector) is None:
-            return None  # no connector: nothing to tell the network
-        return AccountFacts(
-            id=account.id,
-            unit_id=account.unit_id,
-            network=account.network,
-            handle=account.handle,
-            owners=tuple(account.owners),
-        )
+        return _with_connector(account)
 
     async def _record(self, call: ConnectorCall) -> None:
         if await self.calls.add(call):
@@ -490,6 +489,19 @@ class ConnectorHandlers:
             return tuple((await self.accounts.get(account_id)).owners)
         except NotFound:
             return ()
+
+
+def _with_connector(account: Account) -> AccountFacts | None:
+    """What a call needs of the account; None when it has no connector (nothing to tell)."""
+    if config_from(account.connector) is None:
+        return None
+    return AccountFacts(
+        id=account.id,
+        unit_id=account.unit_id,
+        network=account.network,
+        handle=account.handle,
+        owners=tuple(account.owners),
+    )
 
 
 def _to_millis(at: datetime) -> datetime:

@@ -9,19 +9,29 @@ together), after the employment mirror has applied them:
    ends and who takes over each owned account (never someone leaving in the same batch).
 2. Record: each offboarding is inserted `in_progress` with its plan (one insert per batch).
 3. Grants (non-owner): each end is claimed in the access core's `grant_claims`
-   (`<grant id>:end`, one insert per batch, stamped with the offboarding), then written as
-   one conditional single-document write carrying its `grant.revoked` event and audit
-   entry. A claim that exists already and names this offboarding is a previous attempt's:
-   it is finished, not made again; one naming anything else belongs to another ender.
+   (`<grant id>:end`, one insert per batch, stamped with the offboarding). A claim that
+   exists already and names this offboarding is a previous attempt's: it is finished, not
+   made again; one naming anything else belongs to another ender. Then the grants close:
+   - by one grouped conditional write per offboarding (`GrantStore.end_together`: open,
+     unchanged sequence, no event pending), their `grant.revoked` events and audit entries
+     carried by the offboarding's completion document (step 6), not by each grant. Only
+     grants with nothing pending in their outbox go this way, so none of their older
+     events can be published after the revoke;
+   - else (events still pending, past its expiry, or changed since read) one by one, each
+     a conditional single-document write carrying its own events.
+   A grant closed by a grouped write says so (`end_carried_by`, `end_from_sequence`):
+   a resumed offboarding rebuilds its events (same ids, derived from the claim) for its
+   completion.
 4. Ownerships: handed over through the account (`AccountHandlers.hand_over_ownership`): the
    account write carries `owner_removed`/`owner_added` (and `coverage_low` when it drops
    below two owners); the owner grant closes stamped with the offboarding.
 5. Vault: open leases end and secrets checked out in the last 90 days are flagged, for the
    people the leases collection says it concerns (one query per batch).
 6. Completion: what carries the offboarding id is read back (grants by id, the vault's
-   answers, the plan's handovers) and the document goes from `in_progress` to `completed`
-   in one conditional write carrying `offboarding.completed`: once, whatever happened
-   before. A crash anywhere leaves the trigger uncommitted on Kafka; its redelivery
+   answers, the plan's handovers) and a completion document is inserted per offboarding
+   (one insert per batch; the unique `_id` makes it once, whatever happened before),
+   carrying the grouped grant ends' events, then `offboarding.completed` and its audit
+   entry. A crash anywhere leaves the trigger uncommitted on Kafka; its redelivery
    re-finds what was done and does the rest.
 """
 
@@ -32,7 +42,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -40,7 +50,7 @@ from prometheus_client import Histogram
 
 from access.adapters.account_store import AccountStore
 from access.adapters.connector_store import config_from
-from access.adapters.grant_store import GrantStore
+from access.adapters.grant_store import GrantsForEnding, GrantStore
 from access.adapters.mongo_store import EmploymentView
 from access.adapters.offboarding_store import (
     COMPLETED,
@@ -68,6 +78,7 @@ from access.domain.offboarding import (
 )
 from access.domain.vault import LEAVER_LOOKBACK
 from chorus_kit.consumer import BatchEventHandler
+from chorus_kit.errors import TransientError
 from chorus_kit.events import Event
 from chorus_kit.faults import NO_FAULTS, FaultPoints
 
@@ -155,6 +166,8 @@ class OffboardingHandlers:
     vault: LeaverVault
     mirrors: Mirrors
     events_written: EventsWritten
+    # Hands a new carrier document's events to the relay (`notify(..., carried=True)`).
+    carrier_written: EventsWritten
     replica: str = "access"
     faults: FaultPoints = NO_FAULTS
     # Single-document writes in flight at once (FerretDB serialises them anyway; a few in
@@ -163,6 +176,8 @@ class OffboardingHandlers:
     # One batch at a time in this process: a batch's managers are judged after every batch
     # before it (partitions are handled concurrently by the consumer).
     _one_batch: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Runs handed over while a batch was under way, each with the future its caller awaits.
+    _waiting: list[tuple[list[Event], asyncio.Future[None]]] = field(default_factory=list)
 
     async def prepare(self) -> None:
         await self.store.prepare()
@@ -172,12 +187,40 @@ class OffboardingHandlers:
         return {kind: self.on_departures for kind in TRIGGERS}
 
     async def on_departures(self, events: Sequence[Event]) -> None:
+        """A run of departures from one partition. Runs of several partitions handed over
+        at once (the consumer handles partitions concurrently) are carried out together:
+        whoever gets the batch lock takes every run waiting, so the per-batch round trips
+        are paid once, not once per partition. Each caller returns when its run is done
+        (or raises what the batch raised: its partition retries it)."""
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((list(events), mine))
+        await asyncio.sleep(0)  # let the other partitions' runs of this poll join
         async with self._one_batch:
-            # The mirror first: the flow judges managers by it, and whoever reads access's
-            # employment sees the leaver gone before their grants go.
-            await self.mirrors.record_employment_changes(events)
-            await self.faults.reach("offboarding.before_effects")
-            await self.offboard([departure_from(e) for e in events])
+            if not mine.done():
+                taken, self._waiting = self._waiting, []
+                try:
+                    await self._carry_out([e for run, _ in taken for e in run])
+                except BaseException as exc:
+                    for _, waiter in taken:
+                        if waiter is not mine and not waiter.done():
+                            waiter.set_exception(
+                                TransientError("the batch this run joined was interrupted")
+                                if isinstance(exc, asyncio.CancelledError)
+                                else exc
+                            )
+                    raise
+                for _, waiter in taken:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        await mine
+
+    async def _carry_out(self, events: Sequence[Event]) -> None:
+        # The mirror first: the flow judges managers by it, and whoever reads access's
+        # employment sees the leaver gone before their grants go (events the mirror's own
+        # group applied already are skipped, see `EmploymentView.apply_many`).
+        await self.mirrors.record_employment_changes(events)
+        await self.faults.reach("offboarding.before_effects")
+        await self.offboard([departure_from(e) for e in events])
 
     async def offboard(self, departures: Sequence[Departure]) -> int:
         """Carry out a batch of departures (idempotent); how many completed now."""
@@ -199,11 +242,11 @@ class OffboardingHandlers:
         if not todo:
             return 0
         # The grants and their accounts at once (the holdings name both).
-        grant_list, account_list = await asyncio.gather(
-            self.grants.get_many(g for mine in held.values() for g in mine),
+        read, account_list = await asyncio.gather(
+            self.grants.read_for_ending(g for mine in held.values() for g in mine),
             self.ownerships.accounts.get_many({a for mine in held.values() for a in mine.values()}),
         )
-        known = {g.id: g for g in grant_list}
+        known = read.grants
         accounts = {a.id: a for a in account_list}
         plans = plan_departures(
             todo,
@@ -220,8 +263,8 @@ class OffboardingHandlers:
             self._claim_ends(plans, at=now),
         )
         handovers = await self._handovers_to_report(plans, earlier)
-        await _bounded(
-            self.concurrency, [self._finish_end(c, known.get(c["grant_id"])) for c in claims]
+        carried, closed = await self._end_grants(
+            claims, read, ours={p.offboarding_id for p in plans}
         )
         await self.faults.reach("offboarding.mid_effects")
         for plan in plans:
@@ -233,7 +276,13 @@ class OffboardingHandlers:
         vault = await self._vault(plans, leases=leases, since=now - LEAVER_LOOKBACK)
 
         done = await self._complete(
-            plans, held=held, handovers=handovers, vault=vault, accounts=accounts
+            plans,
+            known=known,
+            closed=closed,
+            handovers=handovers,
+            vault=vault,
+            accounts=accounts,
+            carried=carried,
         )
         OFFBOARDING_BATCH_SECONDS.observe(time.perf_counter() - began)
         log.info(
@@ -306,36 +355,64 @@ class OffboardingHandlers:
                 won.add(claim_id)
         return [claims[c] for c in won]
 
+    async def _end_grants(
+        self, claims: Sequence[Mapping[str, Any]], read: GrantsForEnding, *, ours: Collection[str]
+    ) -> tuple[dict[str, list[Event]], dict[str, str]]:
+        """End the claimed grants (see the module's step 3). Returns per offboarding the
+        events its completion carries (those of the grants closed by grouped writes, now or
+        by an earlier attempt), and the grants closed by grouped writes now → their offboarding."""
+        carried: dict[str, list[Event]] = defaultdict(list)
+        for grant_id, (offboarding_id, before) in read.carried.items():
+            if offboarding_id in ours:
+                carried[offboarding_id] += _rebuilt_end(read.grants[grant_id], before)
+        groups: dict[tuple[Any, ...], list[Grant]] = defaultdict(list)
+        one_by_one: list[tuple[Mapping[str, Any], Grant | None]] = []
+        for claim in claims:
+            grant = read.grants.get(claim["grant_id"])
+            if grant is None or not grant.is_open:
+                continue  # ended before (its events went out then, or are carried above)
+            after = _ended(grant, claim)
+            if grant.id in read.pending or after.revoke_reason == EXPIRED:
+                one_by_one.append((claim, grant))
+                continue
+            key = (claim["offboarding_id"], grant.sequence, after.sequence)
+            groups[(*key, claim["at"], claim["actor"], claim["reason"])].append(after)
+        claims_by_grant = {c["grant_id"]: c for c in claims}
+        changed: list[str] = []
+        closed_now: dict[str, str] = {}
+
+        async def together(key: tuple[Any, ...], ended: list[Grant]) -> None:
+            offboarding_id, before, sequence, at, actor, reason = key
+            closed = await self.grants.end_together(
+                [g.id for g in ended],
+                expected_sequence=before,
+                sequence=sequence,
+                revoked_at=at,
+                revoked_by=actor,
+                reason=reason,
+                offboarding_id=offboarding_id,
+            )
+            closed_now.update(dict.fromkeys(closed, offboarding_id))
+            for after in ended:
+                if after.id in closed:
+                    carried[offboarding_id] += after.pending_events
+                else:
+                    changed.append(after.id)
+
+        await _bounded(self.concurrency, [together(k, g) for k, g in groups.items()])
+        if changed:  # written meanwhile: read again, then one by one
+            fresh = {g.id: g for g in await self.grants.get_many(changed)}
+            one_by_one += [(claims_by_grant[g], fresh.get(g)) for g in changed]
+        await _bounded(self.concurrency, [self._finish_end(c, g) for c, g in one_by_one])
+        return carried, closed_now
+
     async def _finish_end(self, claim: Mapping[str, Any], grant: Grant | None) -> None:
         """One grant ended as claimed: a conditional write carrying its event and audit entry
         (re-read and redone if the grant changed meanwhile; nothing if it had ended)."""
         for _ in range(WRITE_ATTEMPTS):
             if grant is None or not grant.is_open:
                 return
-            after = grant_rules.end(
-                grant,
-                at=claim["at"],
-                by=claim["actor"],
-                reason=claim["reason"],
-                effect=claim["_id"],
-                offboarding_id=claim["offboarding_id"],
-            )
-            kind = "expired" if after.revoke_reason == EXPIRED else "revoked"
-            after = audited(
-                after,
-                actor=claim["actor"],
-                action=f"grant.{kind}",
-                target_type="grant",
-                unit_id=grant.account_unit_id,
-                effect=claim["_id"],
-                details={
-                    "account_id": grant.account_id,
-                    "holder_id": grant.holder_id,
-                    "role": grant.role.value,
-                    "reason": after.revoke_reason,
-                    "offboarding_id": claim["offboarding_id"],
-                },
-            )
+            after = _ended(grant, claim)
             if await self.grants.save(after, expected_sequence=grant.sequence):
                 self.events_written(self.grants.collection, after.id, after.pending_events)
                 return
@@ -393,15 +470,25 @@ class OffboardingHandlers:
         self,
         plans: Sequence[Plan],
         *,
-        held: Mapping[str, Mapping[str, str]],
+        known: Mapping[str, Grant],
+        closed: Mapping[str, str],
         handovers: Mapping[str, Sequence[Handover]],
         vault: Mapping[str, VaultOutcome],
         accounts: Mapping[str, Account],
+        carried: Mapping[str, Sequence[Event]],
     ) -> int:
         ours = {p.offboarding_id for p in plans}
         # What carries each offboarding's id: the grants it ended (owner grants included).
+        # Read again only those open when first read and not closed by a grouped write now
+        # (ended one by one, handed over, or left open).
+        unsure = [g for g, grant in known.items() if grant.is_open and g not in closed]
+        now_read = {g.id: g for g in await self.grants.get_many(unsure)} if unsure else {}
         revoked: dict[str, list[Grant]] = defaultdict(list)
-        for grant in await self.grants.get_many(g for ids in held.values() for g in ids):
+        for grant_id, first_read in known.items():
+            if grant_id in closed:
+                revoked[closed[grant_id]].append(first_read)
+                continue
+            grant = now_read.get(grant_id, first_read)
             if grant.offboarding_id in ours:
                 revoked[grant.offboarding_id].append(grant)
         flagged = {s for outcome in vault.values() for s in outcome.secrets_flagged}
@@ -420,8 +507,8 @@ class OffboardingHandlers:
             if a.id in concerned and config_from(a.connector) is not None
         }
         now = utc_now()
-
-        async def complete(plan: Plan) -> bool:
+        completions: list[tuple[str, dict[str, Any], list[Event]]] = []
+        for plan in plans:
             outcome = vault[plan.offboarding_id]
             grants = revoked.get(plan.offboarding_id, [])
             done = completion(
@@ -436,20 +523,73 @@ class OffboardingHandlers:
             )
             record = completed(done, actor=SYSTEM, unit_id=plan.departure.person.unit_path[0])
             summary = {
+                "person_id": done.person_id,
+                "trigger": done.trigger,
                 "completed_at": now,
                 "grants_revoked": done.grants_revoked,
                 "leases_ended": done.leases_ended,
                 "secrets_flagged": done.secrets_flagged,
                 "connector_calls": done.connector_calls,
             }
-            if not await self.store.complete(
-                plan.offboarding_id, summary=summary, events=record.pending_events
-            ):
-                return False
-            self.events_written(self.store.collection, plan.offboarding_id, record.pending_events)
-            return True
+            events = [*carried.get(plan.offboarding_id, ()), *record.pending_events]
+            completions.append((plan.offboarding_id, summary, events))
+        inserted = set(await self.store.complete(completions))
+        for offboarding_id, _, events in completions:
+            if offboarding_id in inserted:
+                self.carrier_written(self.store.completions, offboarding_id, events)
+        return len(inserted)
 
-        return sum(await _bounded(self.concurrency, [complete(p) for p in plans]))
+
+def _ended(grant: Grant, claim: Mapping[str, Any]) -> Grant:
+    """The grant closed as its claim says, with its end event and audit entry (ids derived
+    from the claim: every attempt computes the same)."""
+    after = grant_rules.end(
+        grant,
+        at=claim["at"],
+        by=claim["actor"],
+        reason=claim["reason"],
+        effect=claim["_id"],
+        offboarding_id=claim["offboarding_id"],
+    )
+    kind = "expired" if after.revoke_reason == EXPIRED else "revoked"
+    return audited(
+        after,
+        actor=claim["actor"],
+        action=f"grant.{kind}",
+        target_type="grant",
+        unit_id=grant.account_unit_id,
+        effect=claim["_id"],
+        details={
+            "account_id": grant.account_id,
+            "holder_id": grant.holder_id,
+            "role": grant.role.value,
+            "reason": after.revoke_reason,
+            "offboarding_id": claim["offboarding_id"],
+        },
+    )
+
+
+def _rebuilt_end(grant: Grant, sequence_before: int) -> tuple[Event, ...]:
+    """The end events of a grant an earlier attempt closed by a grouped write (from the
+    state it stored: the same events, the same ids)."""
+    assert grant.revoked_at is not None and grant.revoked_by and grant.revoke_reason
+    still_open = replace(
+        grant,
+        revoked_at=None,
+        revoked_by=None,
+        revoke_reason=None,
+        offboarding_id=None,
+        sequence=sequence_before,
+        pending_events=(),
+    )
+    claim = {
+        "_id": f"{grant.id}:end",
+        "at": grant.revoked_at,
+        "actor": grant.revoked_by,
+        "reason": grant.revoke_reason,
+        "offboarding_id": grant.offboarding_id,
+    }
+    return _ended(still_open, claim).pending_events
 
 
 def _open_grants_by_person(grants: Iterable[Grant]) -> dict[str, list[OpenGrant]]:

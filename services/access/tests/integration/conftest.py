@@ -20,6 +20,8 @@ from tests.support.polling import eventually
 # Fast schedules, so tests see expiries and alerts in seconds.
 FAST = {
     "CHORUS_SCHEDULER_INTERVAL_SECONDS": "0.3",
+    # Rescans (and the sweep of effects whose claimer died) every 2 s, not every 300 s.
+    "CHORUS_SCHEDULER_RESYNC_SECONDS": "2",
     "CHORUS_FORMER_STAFF_CHECK_SECONDS": "0.5",
     "CHORUS_FORMER_STAFF_ALERT_GRACE_SECONDS": "0",
     "CHORUS_CLAIM_STALE_SECONDS": "3",

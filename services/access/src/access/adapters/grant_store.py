@@ -9,12 +9,17 @@ holds what the effect needs, so if its winner dies before writing the grant, any
 finishes it later (with the same event ids, see `access.domain.aggregate.effect_id`).
 
 For the vault: `GrantStore.active_grant(account_id, holder_id, roles)`; for the leaver flow:
-`GrantStore.open_of_holder(holder_id)`.
+`GrantStore.read_for_ending(ids)` and `GrantStore.end_together(...)`: many grants closed by
+one grouped write whose end events ride in the offboarding's completion document (a
+carrier, see `chorus_kit.outbox.carrier_outbox`) instead of each grant's outbox. Such a
+grant says so: `end_carried_by` (the offboarding) and `end_from_sequence` (its sequence
+before), from which the same events are rebuilt if the offboarding is resumed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +28,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from access.adapters.due_grants import DueGrants
 from access.adapters.grant_holdings import GrantHoldings
 from access.domain.aggregate import utc_now
 from access.domain.authorization import Visibility
@@ -30,9 +36,11 @@ from access.domain.grants import Grant
 from chorus_kit.errors import NotFound
 from chorus_kit.events.access import AccountRole
 from chorus_kit.mongo import DOCUMENT_LOCKS, namespace_of
-from chorus_kit.outbox import ensure_outbox_index, new_document_outbox, outbox_fields
+from chorus_kit.outbox import PENDING, ensure_outbox_index, new_document_outbox, outbox_fields
 
 IN_CHUNKS = 500
+END_CARRIED_BY = "end_carried_by"
+END_FROM_SEQUENCE = "end_from_sequence"
 # What the vault and the gateway get: a grant as stored (an interval), without its events.
 GrantView = Grant
 
@@ -61,12 +69,26 @@ def visible_filter(visibility: Visibility) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class GrantsForEnding:
+    """Grants read by id for the leaver flow, with what decides how each may end."""
+
+    grants: dict[str, Grant] = field(default_factory=dict)
+    # Ids whose outbox still holds events (the relay has not published them all).
+    pending: frozenset[str] = frozenset()
+    # Ids closed by a grouped write → (the offboarding carrying their events, the sequence
+    # they had before).
+    carried: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
 class GrantStore:
     def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
         self.collection: AsyncCollection[dict[str, Any]] = database["grants"]
         self.claims: AsyncCollection[dict[str, Any]] = database["grant_claims"]
         # Who holds which grants, by person id (the leaver flow's lookup; see grant_holdings).
         self.holdings = GrantHoldings(database)
+        # When each open grant next needs the scheduler (kept current by the writes below).
+        self.due = DueGrants()
 
     async def prepare(self) -> None:
         await ensure_outbox_index(self.collection)
@@ -110,6 +132,7 @@ class GrantStore:
             await self.collection.insert_one(document)
         except DuplicateKeyError:
             return False
+        self._note(grant)
         return True
 
     async def get(self, grant_id: str) -> Grant:
@@ -129,6 +152,77 @@ class GrantStore:
             found += [_grant(d) for d in await cursor.to_list()]
         return found
 
+    async def read_for_ending(self, grant_ids: Iterable[str]) -> GrantsForEnding:
+        """The grants of those ids that exist, with their outbox state (by `_id`)."""
+        ids = list(dict.fromkeys(grant_ids))
+        grants: dict[str, Grant] = {}
+        pending: set[str] = set()
+        carried: dict[str, tuple[str, int]] = {}
+        for start in range(0, len(ids), IN_CHUNKS):
+            cursor = self.collection.find(
+                {"_id": {"$in": ids[start : start + IN_CHUNKS]}}, {"outbox": 0}
+            )
+            for document in await cursor.to_list():
+                grants[document["_id"]] = _grant(document)
+                if document.get(PENDING):
+                    pending.add(document["_id"])
+                if document.get(END_CARRIED_BY):
+                    carried[document["_id"]] = (
+                        document[END_CARRIED_BY],
+                        int(document[END_FROM_SEQUENCE]),
+                    )
+        return GrantsForEnding(grants, frozenset(pending), carried)
+
+    async def end_together(
+        self,
+        grant_ids: Sequence[str],
+        *,
+        expected_sequence: int,
+        sequence: int,
+        revoked_at: datetime,
+        revoked_by: str,
+        reason: str,
+        offboarding_id: str,
+    ) -> set[str]:
+        """Close in one grouped write (per chunk) the grants still open at
+        `expected_sequence` with no event pending, their end events carried by offboarding
+        `offboarding_id`'s completion; the ids that are now closed so."""
+        ended = {
+            "revoked_at": revoked_at,
+            "revoked_by": revoked_by,
+            "revoke_reason": reason,
+            "offboarding_id": offboarding_id,
+            "sequence": sequence,
+            END_CARRIED_BY: offboarding_id,
+            END_FROM_SEQUENCE: expected_sequence,
+        }
+        done: set[str] = set()
+        for start in range(0, len(grant_ids), IN_CHUNKS):
+            chunk = list(grant_ids[start : start + IN_CHUNKS])
+            async with DOCUMENT_LOCKS.hold(namespace_of(self.collection), *chunk):
+                result = await self.collection.update_many(
+                    {
+                        "_id": {"$in": chunk},
+                        "sequence": expected_sequence,
+                        "revoked_at": None,
+                        PENDING: False,
+                    },
+                    {"$set": ended},
+                )
+            if result.modified_count == len(chunk):
+                done.update(chunk)
+                self.due.forget(chunk)
+                continue
+            # Some changed meanwhile (or a previous attempt closed them): see which are ours.
+            read = await self.read_for_ending(chunk)
+            done.update(
+                g
+                for g, (by, before) in read.carried.items()
+                if by == offboarding_id and before == expected_sequence
+            )
+        self.due.forget(done)
+        return done
+
     async def find(self, grant_id: str) -> Grant | None:
         document = await self.collection.find_one({"_id": grant_id}, {"outbox": 0})
         return _grant(document) if document else None
@@ -140,7 +234,18 @@ class GrantStore:
                 {"_id": grant.id, "sequence": expected_sequence, "revoked_at": None},
                 {"$set": {**_state(grant), **outbox_fields(grant.pending_events)}},
             )
-        return result.matched_count == 1
+        if result.matched_count != 1:
+            return False
+        self._note(grant)
+        return True
+
+    def _note(self, grant: Grant) -> None:
+        self.due.note(
+            grant.id,
+            expires_at=grant.expires_at,
+            expiring_sent=grant.expiring_sent,
+            is_open=grant.is_open,
+        )
 
     # --- one-time effects ---------------------------------------------------------------------
     async def claim(self, claim: dict[str, Any]) -> bool:
@@ -166,6 +271,24 @@ class GrantStore:
         return await cursor.to_list()
 
     # --- what the scheduler looks for --------------------------------------------------------
+    async def resync_due(self) -> int:
+        """Rebuild `due` from every open grant with an expiry (a scan of `grants`: rare)."""
+        self.due.begin_resync()
+        try:
+            cursor = self.collection.find(
+                {"revoked_at": None, "expires_at": {"$ne": None}},
+                {"expires_at": 1, "expiring_sent": 1},
+            )
+            scanned = {
+                d["_id"]: (d["expires_at"], bool(d.get("expiring_sent", False)))
+                async for d in cursor
+            }
+        except BaseException:
+            self.due.abandon_resync()
+            raise
+        self.due.finish_resync(scanned)
+        return len(scanned)
+
     async def due_expiring(
         self, *, now: datetime, until: datetime, limit: int = 200
     ) -> list[Grant]:

@@ -1,13 +1,19 @@
-"""The `offboardings` collection (one document per offboarding, its completion in its outbox)
-and the batched reads and claims the leaver flow makes.
+"""The `offboardings` and `offboarding_completions` collections, and the batched reads and
+claims the leaver flow makes.
 
-An offboarding document is inserted `in_progress` with its plan (who takes over which
-account) before any effect, and turned `completed` by one conditional update carrying the
-completion event, so the event is written once however often the flow runs.
+An offboarding document is inserted with its plan (who takes over which account) before
+any effect. Its completion is a new document in `offboarding_completions`
+under the same `_id`, inserted once (a second insert is refused by the unique `_id`): it
+holds the summary and, in its outbox (a carrier, `chorus_kit.outbox.carrier_outbox`), the
+end events of the grants the offboarding closed by grouped writes, then
+`offboarding.completed` and its audit entry. An offboarding is completed ⇔ that document
+exists (`find_many` says `status` from it; the plan's document is never updated for it:
+that would be one more write per leaver).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +27,7 @@ from pymongo.errors import BulkWriteError
 from access.domain.offboarding import Handover, Plan
 from chorus_kit.events import Event
 from chorus_kit.mongo import DOCUMENT_LOCKS, DUPLICATE_KEY, namespace_of
-from chorus_kit.outbox import ensure_outbox_index, new_document_outbox, outbox_fields
+from chorus_kit.outbox import carrier_outbox, ensure_outbox_index
 
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
@@ -63,23 +69,30 @@ class OffboardingStore:
         claims: AsyncCollection[dict[str, Any]],
     ) -> None:
         self.collection: AsyncCollection[dict[str, Any]] = database["offboardings"]
+        self.completions: AsyncCollection[dict[str, Any]] = database["offboarding_completions"]
         # The one-time effect claims the access core keeps for grants (`<grant id>:end`).
         self.claims = claims
         # The vault's leases, read only to know whom the vault must be asked about.
         self.leases: AsyncCollection[dict[str, Any]] = database["leases"]
 
     async def prepare(self) -> None:
-        await ensure_outbox_index(self.collection)
+        await ensure_outbox_index(self.completions)
 
     # --- offboarding documents ------------------------------------------------------------
     async def find_many(self, offboarding_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The offboardings of those ids that started or completed, each with `status`:
+        `completed` where the completion exists, else `in_progress`."""
         ids = list(dict.fromkeys(offboarding_ids))
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), IN_CHUNKS):
-            cursor = self.collection.find(
-                {"_id": {"$in": ids[start : start + IN_CHUNKS]}}, {"outbox": 0}
+            chunk = ids[start : start + IN_CHUNKS]
+            started, done = await asyncio.gather(
+                self.collection.find({"_id": {"$in": chunk}}).to_list(),
+                self.completions.find({"_id": {"$in": chunk}}, {"_id": 1}).to_list(),
             )
-            found.update({d["_id"]: d for d in await cursor.to_list()})
+            found.update({d["_id"]: {**d, "status": IN_PROGRESS} for d in started})
+            for document in done:
+                found.setdefault(document["_id"], {"_id": document["_id"]})["status"] = COMPLETED
         return found
 
     async def start(self, plans: Sequence[Plan], *, at: datetime) -> None:
@@ -91,10 +104,8 @@ class OffboardingStore:
                 "trigger": plan.departure.trigger.value,
                 "trigger_event_id": plan.departure.trigger_event_id,
                 "previous_unit_id": plan.departure.previous_unit_id,
-                "status": IN_PROGRESS,
                 "started_at": at,
                 "handovers": _handover_documents(plan.handovers),
-                **new_document_outbox([]),
             }
             for plan in plans
         ]
@@ -105,20 +116,25 @@ class OffboardingStore:
         """A resumed offboarding's handovers, decided again for accounts still to hand over."""
         async with DOCUMENT_LOCKS.hold(namespace_of(self.collection), offboarding_id):
             await self.collection.update_one(
-                {"_id": offboarding_id, "status": IN_PROGRESS},
+                {"_id": offboarding_id},
                 {"$set": {"handovers": _handover_documents(handovers)}},
             )
 
     async def complete(
-        self, offboarding_id: str, *, summary: Mapping[str, Any], events: Sequence[Event]
-    ) -> bool:
-        """In progress → completed with its events, once: False if it was completed before."""
-        async with DOCUMENT_LOCKS.hold(namespace_of(self.collection), offboarding_id):
-            result = await self.collection.update_one(
-                {"_id": offboarding_id, "status": IN_PROGRESS},
-                {"$set": {"status": COMPLETED, **summary, **outbox_fields(events)}},
-            )
-        return result.modified_count == 1
+        self, completions: Sequence[tuple[str, Mapping[str, Any], Sequence[Event]]]
+    ) -> list[str]:
+        """Insert each (offboarding id, summary, events) completion; the ids completed now
+        (the others were completed before)."""
+        documents = [
+            {"_id": offboarding_id, **summary, **carrier_outbox(events)}
+            for offboarding_id, summary, events in completions
+        ]
+        inserted: list[str] = []
+        for start in range(0, len(documents), INSERT_CHUNK):
+            chunk = documents[start : start + INSERT_CHUNK]
+            refused = await _insert_new(self.completions, chunk)
+            inserted += [d["_id"] for d in chunk if d["_id"] not in refused]
+        return inserted
 
     # --- grant claims -----------------------------------------------------------------------
     async def claim(self, claims: Sequence[dict[str, Any]]) -> set[str]:

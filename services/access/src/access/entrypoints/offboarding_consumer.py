@@ -46,6 +46,7 @@ def build_offboarding(
     vault: LeaverVault,
     mirrors: Mirrors,
     events_written: EventsWritten,
+    carrier_written: EventsWritten,
     faults: str,
     replica: str,
 ) -> OffboardingHandlers:
@@ -57,6 +58,7 @@ def build_offboarding(
         vault=vault,
         mirrors=mirrors,
         events_written=events_written,
+        carrier_written=carrier_written,
         replica=replica,
         faults=FaultPoints(faults),
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from access.adapters.grant_store import GrantStore, GrantView
@@ -35,6 +36,10 @@ class GrantHandlers:
     events_written: EventsWritten
     expiring_lead: timedelta
     claim_stale_after: timedelta
+    # How often the scheduler rescans `grants` (and sweeps what dead processes left
+    # half-done); in between it asks `GrantStore.due` (in memory). None: every tick.
+    resync_every: timedelta | None = None
+    _resynced_at: float | None = field(default=None, init=False)
 
     @property
     def grants(self) -> GrantStore:
@@ -301,26 +306,48 @@ class GrantHandlers:
     async def run_schedule(self, now: datetime | None = None) -> dict[str, int]:
         """One tick, safe on every replica at once (each effect is claimed, then written
         conditionally): announce expiries due within the lead, end grants past their expiry,
-        finish what dead processes left half-done.
+        and, at start and every `resync_every`, rescan the grants and finish what dead
+        processes left half-done.
 
-        Worst-case lateness of an expiry (or its notice): one scheduler interval plus one
-        claim insert and one grant write; if the replica that claimed it dies in between,
-        `claim_stale_after` plus one interval more.
+        What is due comes from `GrantStore.due` (in memory: no read of `grants` when nothing
+        is due), fed by this process's writes and by the rescans. Worst-case lateness of an
+        expiry (or its notice) made through this replica: one scheduler interval plus one
+        claim insert and one grant write. Made through another replica: that replica's
+        scheduler does it as fast; if it died, the next rescan here (`resync_every`) plus
+        one interval. If the replica that claimed an effect dies before writing it:
+        `claim_stale_after` plus `resync_every` plus one interval.
         """
         now = now or utc_now()
         counts = {"expiring": 0, "expired": 0, "claims": 0, "owner_syncs": 0, "approvals": 0}
-        for grant in await self.grants.due_expiring(now=now, until=now + self.expiring_lead):
-            counts["expiring"] += await self.effects.announce_expiry(grant.id) is not None
-        for grant in await self.grants.due_expiry(now=now):
-            assert grant.expires_at is not None
-            ended = await self.effects.end(
-                grant.id, at=grant.expires_at, actor=SYSTEM, reason=EXPIRED
-            )
-            counts["expired"] += ended is not None
-        stale = now - self.claim_stale_after
-        counts["claims"] = await self.effects.finish_stale_claims(claimed_before=stale)
-        counts["owner_syncs"] = await self.owners.sweep_owner_grants(changed_before=stale)
-        for request in await self.requests.approvals_without_grant(decided_before=stale):
-            await self.make_grant(request)
-            counts["approvals"] += 1
+        clock = time.monotonic()
+        resync = (
+            self.resync_every is None
+            or self._resynced_at is None
+            or clock - self._resynced_at >= self.resync_every.total_seconds()
+        )
+        if resync:
+            await self.grants.resync_due()
+        announce, end = self.grants.due.due(now=now, lead=self.expiring_lead)
+        if announce or end:
+            # Whatever happens to them now, they are due again only once read again (our
+            # own write notes their new state; another's effect, the next rescan).
+            self.grants.due.forget([*announce, *end])
+            for grant in await self.grants.get_many([*announce, *end]):
+                if grant.expires_at is None or not grant.is_open:
+                    continue
+                if grant.expires_at <= now:
+                    ended = await self.effects.end(
+                        grant.id, at=grant.expires_at, actor=SYSTEM, reason=EXPIRED
+                    )
+                    counts["expired"] += ended is not None
+                elif grant_rules.expiring_due(grant, now=now, lead=self.expiring_lead):
+                    counts["expiring"] += await self.effects.announce_expiry(grant.id) is not None
+        if resync:
+            stale = now - self.claim_stale_after
+            counts["claims"] = await self.effects.finish_stale_claims(claimed_before=stale)
+            counts["owner_syncs"] = await self.owners.sweep_owner_grants(changed_before=stale)
+            for request in await self.requests.approvals_without_grant(decided_before=stale):
+                await self.make_grant(request)
+                counts["approvals"] += 1
+            self._resynced_at = clock
         return counts

@@ -621,7 +621,7 @@ def main() -> None:
         f"p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms ({figures['leavers_timed']} "
         f"of {EMPLOYEES} people, {GRANTS_EACH} grants each, "
         f"{BACKGROUND_PER_S:.0f} other events/s); "
-        f"with the periodic reads spaced: p50 {figures['p50_ms_reads_spaced']} ms, "
+        f"with vault and review ticks every 60 s: p50 {figures['p50_ms_reads_spaced']} ms, "
         f"p99 {figures['p99_ms_reads_spaced']} ms"
     )
     scaled = f" (scaled to 10,000: {figures['bulk_10k_s']} s)" if BULK != 10_000 else ""

@@ -233,7 +233,9 @@ async def test_a_failed_call_alerts_is_listed_in_scope_and_an_owner_retries_it(n
         ]
         elsewhere = bearer(ns.token(Role.AUDITOR, "other-unit", sub="auditor-2"))
         assert await calls(world, elsewhere) == []
-        staff = httpx.get(world.url("/v1/connector-calls"), headers=world.token("publisher"))
+        # (Not the publisher's token: their offboarding revoked it, so that is a 401.)
+        staff_token = bearer(ns.token(Role.EMPLOYEE, "company", sub="staff-1"))
+        staff = httpx.get(world.url("/v1/connector-calls"), headers=staff_token)
         assert staff.status_code == 403
         detail = httpx.get(
             world.url(f"/v1/connector-calls/{failed['call_id']}"), headers=auditor

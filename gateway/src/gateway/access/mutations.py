@@ -178,6 +178,18 @@ def _secret_inline(info: Info, argument: str) -> bool:
     return False
 
 
+def _owners_changed(info: Info) -> Callable[[Json], Account]:
+    """After an ownership change: the account as answered, and no cached grants (an owner
+    is an owner grant)."""
+
+    def remembered(raw: Json) -> Account:
+        info.context.access.remember_account(raw)
+        info.context.access.forget_grants()
+        return Account.of(raw)
+
+    return remembered
+
+
 @strawberry.type
 class AccessMutation:
     # --- accounts ----------------------------------------------------------------------------
@@ -198,12 +210,7 @@ class AccessMutation:
         self, info: Info, account_id: strawberry.ID, person_id: strawberry.ID
     ) -> AccountResult:
         access = info.context.services.access
-
-        def remembered(raw: Json) -> Account:
-            info.context.access.remember_account(raw)
-            info.context.access.forget_grants()
-            return Account.of(raw)
-
+        remembered = _owners_changed(info)
         return await _write(
             info,
             lambda token: access.add_owner(token, str(account_id), str(person_id)),
@@ -220,12 +227,7 @@ class AccessMutation:
         reason: str | None = None,
     ) -> AccountResult:
         access = info.context.services.access
-
-        def remembered(raw: Json) -> Account:
-            info.context.access.remember_account(raw)
-            info.context.access.forget_grants()
-            return Account.of(raw)
-
+        remembered = _owners_changed(info)
         return await _write(
             info,
             lambda token: access.remove_owner(token, str(account_id), str(person_id), reason),

@@ -38,7 +38,7 @@ from gateway.access.types import (
 from gateway.access.visibility import Kind, not_found, read_refusal
 from gateway.clients.backend import BackendProblem, BackendUnavailable
 from gateway.context import Info
-from gateway.identity.types import AuditEntry, AuditLogPage, AuditLogResult, wants_units
+from gateway.identity.types import AuditLogPage, AuditLogResult, wants_units
 from gateway.pagination import MAX_PAGE, PageInfo
 from gateway.permissions import may_read_audit_log
 from gateway.problems import Forbidden, ProblemResult, from_backend, invalid
@@ -275,16 +275,7 @@ class AccessQuery:
             )
         except (BackendUnavailable, BackendProblem) as exc:
             return from_backend(exc)
-        next_cursor = page.get("next_cursor")
-        return AuditLogPage(
-            nodes=[AuditEntry.of(e) for e in page.get("items", [])],
-            page_info=PageInfo(
-                has_next_page=next_cursor is not None,
-                has_previous_page=after is not None,
-                start_cursor=None,
-                end_cursor=next_cursor,
-            ),
-        )
+        return AuditLogPage.of(page, after=after)
 
 
 __all__ = ["AccessQuery", "review_items"]

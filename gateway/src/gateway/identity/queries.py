@@ -10,7 +10,6 @@ from chorus_kit.events.identity import EmploymentStatus
 from gateway.clients.backend import BackendProblem, BackendUnavailable
 from gateway.context import Info
 from gateway.identity.types import (
-    AuditEntry,
     AuditLogPage,
     AuditLogResult,
     Employee,
@@ -21,7 +20,6 @@ from gateway.identity.types import (
     employee_page,
     load_employee,
 )
-from gateway.pagination import PageInfo
 from gateway.permissions import may_read_audit_log
 from gateway.problems import (
     Conflict,
@@ -160,16 +158,7 @@ class IdentityQuery:
             )
         except (BackendUnavailable, BackendProblem) as exc:
             return from_backend(exc)
-        next_cursor = page.get("next_cursor")
-        return AuditLogPage(
-            nodes=[AuditEntry.of(e) for e in page.get("items", [])],
-            page_info=PageInfo(
-                has_next_page=next_cursor is not None,
-                has_previous_page=after is not None,
-                start_cursor=None,
-                end_cursor=next_cursor,
-            ),
-        )
+        return AuditLogPage.of(page, after=after)
 
 
 __all__ = ["IdentityQuery", "Me", "ServiceUnavailable"]

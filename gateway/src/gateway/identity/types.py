@@ -411,6 +411,20 @@ class AuditLogPage:
     nodes: list[AuditEntry] = strawberry.field(metadata={"list_size": 1})
     page_info: PageInfo
 
+    @classmethod
+    def of(cls, page: Json, *, after: str | None) -> AuditLogPage:
+        """A service's `/v1/audit` page (identity and access answer alike)."""
+        next_cursor = page.get("next_cursor")
+        return cls(
+            nodes=[AuditEntry.of(e) for e in page.get("items", [])],
+            page_info=PageInfo(
+                has_next_page=next_cursor is not None,
+                has_previous_page=after is not None,
+                start_cursor=None,
+                end_cursor=next_cursor,
+            ),
+        )
+
 
 AuditLogResult = Annotated[
     AuditLogPage | NotFound | Forbidden | Conflict | ValidationFailed | ServiceUnavailable,

@@ -665,7 +665,9 @@ class KafkaBroker(_Service):
             _run(
                 [
                     java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                    "-t", self._cluster_id(), "-c", str(self.properties_file),
+                    # `--cluster-id=`: an id may start with "-" (base64url), which
+                    # argparse would take for an option (1 format in 64 failed).
+                    f"--cluster-id={self._cluster_id()}", "-c", str(self.properties_file),
                     "--ignore-formatted",
                 ],
                 what="kafka-storage format",

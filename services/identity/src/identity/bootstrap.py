@@ -27,6 +27,7 @@ from chorus_kit.outbox import OutboxRelay
 from chorus_kit.revocations import RevocationReader, revocations_caught_up
 from chorus_kit.telemetry import configure_logging, configure_tracing
 from chorus_kit.web import background_tasks, create_app
+from identity.adapters.directory_feed import DirectoryFeed, ReadThroughEmployees
 from identity.adapters.engagement_stores import EngagementStores
 from identity.adapters.mongo_store import EmployeeStore, OrgUnitStore
 from identity.adapters.scim_store import ProvisioningClientStore, ScimDirectory
@@ -106,9 +107,13 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
             sweep_seconds=settings.outbox_sweep_seconds,
             faults=FaultPoints(settings.faults),
         )
-        collections = {id(employees): employees.collection, id(units): units.collection}
+        directory = DirectoryFeed(
+            employees, bootstrap=settings.kafka_bootstrap, topic_prefix=settings.topic_prefix
+        )
+        staff = ReadThroughEmployees(directory)
+        collections = {id(staff): employees.collection, id(units): units.collection}
         handlers = IdentityHandlers(
-            employees=employees,
+            employees=staff,
             units=units,
             events_written=lambda repository, doc_id, events: relay.notify(
                 collections[id(repository)], doc_id, events
@@ -185,6 +190,7 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
                 relay.run,
                 relay.report_backlog,
                 reader.run,
+                directory.run,
                 create_topics,
                 audit_reader.run,
                 scheduler,

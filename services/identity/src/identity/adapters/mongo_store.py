@@ -90,6 +90,10 @@ class EmployeeStore:
         ).to_list()
         return [_employee(d) for d in found]
 
+    async def every_employee(self) -> list[Employee]:
+        """The whole directory (one scan: the in-memory directory's load at start)."""
+        return [_employee(d) for d in await self.collection.find({}, {"outbox": 0}).to_list()]
+
     async def reporting_to(self, manager_ids: Sequence[str]) -> list[Employee]:
         """Everyone whose direct manager is one of `manager_ids`, by id (one query)."""
         cursor = self.collection.find(

@@ -50,11 +50,18 @@ class DirectoryFeed:
         log.info("staff directory loaded", extra={"employees": len(self.directory)})
 
     async def _refresh_subjects(self, events: Sequence[Event]) -> None:
-        await self.refresh(e.subject for e in events if e.subject)
+        # This replica's own writes were re-read when made: only what is newer is read.
+        await self.refresh(
+            e.subject
+            for e in events
+            if e.subject and not self.directory.knows(e.subject, e.sequence)
+        )
 
     async def refresh(self, employee_ids: Iterable[str]) -> None:
-        for employee in await self.store.get_many(list(dict.fromkeys(employee_ids))):
-            self.directory.put(employee)
+        wanted = list(dict.fromkeys(employee_ids))
+        if wanted:
+            for employee in await self.store.get_many(wanted):
+                self.directory.put(employee)
 
 
 class ReadThroughEmployees:

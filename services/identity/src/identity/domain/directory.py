@@ -42,6 +42,11 @@ class EmployeeDirectory:
     def __len__(self) -> int:
         return len(self._by_id)
 
+    def knows(self, employee_id: str, sequence: int) -> bool:
+        """Whether the directory holds that employee at `sequence` or later."""
+        known = self._by_id.get(employee_id)
+        return known is not None and known.sequence >= sequence
+
     def put(self, employee: Employee) -> None:
         """Keep the newest state of each employee (a late read of an older one is ignored)."""
         known = self._by_id.get(employee.id)

@@ -77,6 +77,11 @@ async def test_database_away_for_20s_while_events_arrive(ns, mongo, infra) -> No
         pytest.skip("needs the database server this test session started itself")
     access = ns.service("access")
     access.start()
+    # identity's staff directory follows the same topic in every replica: it must wait for
+    # the database too, not stop the process
+    identity = ns.service("identity")
+    identity.start()
+    admin = ns.token(Role.ADMIN, "company")
     topic = ns.topic(EMPLOYEE.name)
     view = mongo[ns.database("access")]["employment"]
 
@@ -124,6 +129,14 @@ async def test_database_away_for_20s_while_events_arrive(ns, mongo, infra) -> No
         what=f"all {len(sent)} events applied once after the database returned",
     )
     assert await end_offset_total(ns.infra.bootstrap, f"{topic}.access.dlq") == 0
+    assert identity.is_alive()
+    after = hire(identity.url, admin, "after-outage").json()["id"]
+    listed = httpx.get(
+        f"{identity.url}/v1/employees",
+        params={"q": "personafter-outage"},
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert [e["id"] for e in listed.json()["items"]] == [after]
 
 
 async def test_two_replicas_share_the_work_and_one_takes_over(ns, mongo) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -71,7 +72,8 @@ class TopicFollower:
             partitions = await self._partitions(consumer)
             consumer.assign(partitions)
             targets = await consumer.end_offsets(partitions)
-            await self._prepare()
+            # The database away must not end the process nor skip events: wait, retry.
+            await retry_until_done(self._prepare, what=f"preparing the reader of {self._name}")
             if self._from_beginning:
                 await consumer.seek_to_beginning(*partitions)
             else:
@@ -86,7 +88,9 @@ class TopicFollower:
                     if (event := self._read(record.key, record.value, record.headers))
                 ]
                 if events:
-                    await self._on_events(events)
+                    await retry_until_done(
+                        partial(self._on_events, events), what=f"applying {self._name}"
+                    )
                 if not self.caught_up and await self._reached(consumer, targets):
                     self.caught_up = True
                     self._on_caught_up()

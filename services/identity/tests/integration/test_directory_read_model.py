@@ -100,7 +100,21 @@ async def test_each_replica_lists_what_another_wrote(ns) -> None:
         timeout=30,
         what="replica two seeing an offboarding made through replica one",
     )
-    batch = httpx.post(
-        f"{two.url}/v1/employees/batch-get", json={"ids": [later["id"]]}, headers=bearer(admin)
-    ).json()
-    assert [e["status"] for e in batch["employees"]] == ["offboarded"]
+
+    async def statuses_at_two() -> list[str]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            batch = await client.post(
+                f"{two.url}/v1/employees/batch-get",
+                json={"ids": [later["id"]]},
+                headers=bearer(admin),
+            )
+        return [e["status"] for e in batch.json()["employees"]]
+
+    # (replica two's org tree, which decides what the caller may read, may lag up to
+    # OrgUnitStore.TREE_TTL_SECONDS behind the unit's creation)
+    await eventually(
+        statuses_at_two,
+        lambda statuses: statuses == ["offboarded"],
+        timeout=30,
+        what="replica two's batch lookup answering from its directory",
+    )

@@ -294,6 +294,18 @@ def test_roles_cover_their_unit_s_subtree_and_the_root_covers_units_not_yet_mirr
     assert units_covered(principal("x", (Role.EMPLOYEE, "sub-a")), t) == set()
 
 
+def test_only_readers_over_the_root_see_everything_whatever_they_own() -> None:
+    def sees_everything(*roles: tuple[Role, str]) -> bool:
+        seen = visibility(principal("x", *roles), tree(), owned_accounts=[], held_accounts=[])
+        return seen.sees_everything
+
+    assert sees_everything((Role.ADMIN, "company"))
+    assert sees_everything((Role.AUDITOR, "company"), (Role.EMPLOYEE, "sub-a"))
+    assert not sees_everything((Role.ADMIN, "sub-a"))
+    assert not sees_everything((Role.EMPLOYEE, "company"))  # sees the register, not grants
+    assert not sees_everything()
+
+
 def test_a_publisher_of_a_sees_their_own_grant_but_not_b_s_grants() -> None:
     seen = visibility(
         principal("p", (Role.EMPLOYEE, "sub-b")), tree(), owned_accounts=[], held_accounts=["A"]

@@ -106,6 +106,11 @@ class Visibility:
         """No filter (reports apply their own unit scope)."""
         return cls(person_id, None, None, frozenset(), frozenset())
 
+    @property
+    def sees_everything(self) -> bool:
+        """A reader over the whole tree: the accounts they own or hold change no answer."""
+        return self.reader_units is None and self.member_units is None
+
     def sees_account(self, account_id: str, unit_id: str) -> bool:
         return (
             _within(unit_id, self.member_units)

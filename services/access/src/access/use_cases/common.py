@@ -48,6 +48,9 @@ class Reads:
     units: OrgUnitView
 
     async def visibility(self, by: Principal, tree: UnitTree) -> Visibility:
+        by_roles = visibility(by, tree, owned_accounts=(), held_accounts=())
+        if by_roles.sees_everything:  # two reads saved on every call of a company admin
+            return by_roles
         return visibility(
             by,
             tree,

@@ -47,7 +47,7 @@ from access.domain.connectors import (
 )
 from chorus_kit.auth import Principal
 from chorus_kit.consumer import BatchEventHandler
-from chorus_kit.errors import Conflict, Forbidden, NotFound, TransientError
+from chorus_kit.errors import Conflict, Forbidden, NotFound
 from chorus_kit.events import Event
 from chorus_kit.events.access import GrantExpired, GrantRevoked, RotationRequired
 
@@ -97,10 +97,6 @@ class ConnectorHandlers:
     clock: Callable[[], datetime] = utc_now
     jitter: Callable[[], float] = random.random
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    # Account reads asked for by runs of grant ends and not yet made (see `_accounts_of`).
-    _account_reads: list[tuple[set[str], asyncio.Future[dict[str, Account]]]] = field(
-        default_factory=list
-    )
 
     async def prepare(self) -> None:
         await self.configs.prepare()
@@ -260,8 +256,8 @@ class ConnectorHandlers:
                 revoked = event.data_as(GrantRevoked)
                 ended.append((event, revoked, revoked.reason))
         # The run's accounts in one read by id (an offboarding ends thousands at once, and
-        # most accounts have no connector), shared with the other partitions' runs.
-        known = await self._accounts_of({g.account_id for _, g, _ in ended})
+        # most accounts have no connector).
+        known = {a.id: a for a in await self.accounts.get_many({g.account_id for _, g, _ in ended})}
         for event, grant, reason in ended:
             if grant.account_id not in known:
                 log.warning("connector event for an account access does not know; skipped")
@@ -279,33 +275,6 @@ class ConnectorHandlers:
                     requested_at=_to_millis(event.time),
                 )
             )
-
-    async def _accounts_of(self, account_ids: set[str]) -> dict[str, Account]:
-        """The accounts of those ids that exist. The consumer hands over the runs of every
-        partition of a poll at once, and a leaver's grants end on the same accounts in
-        every partition: the runs asking at the same moment share one read of the union
-        (an offboarding of thousands read each account once per partition before)."""
-        mine: asyncio.Future[dict[str, Account]] = asyncio.get_running_loop().create_future()
-        self._account_reads.append((account_ids, mine))
-        await asyncio.sleep(0)  # let the other partitions' runs of this poll ask too
-        if not mine.done():
-            taken, self._account_reads = self._account_reads, []
-            try:
-                wanted = set[str]().union(*(ids for ids, _ in taken))
-                read = {a.id: a for a in await self.accounts.get_many(wanted)}
-            except BaseException as exc:
-                for _, waiter in taken:
-                    if waiter is not mine and not waiter.done():
-                        waiter.set_exception(
-                            TransientError("the shared read of accounts was interrupted")
-                            if isinstance(exc, asyncio.CancelledError)
-                            else exc
-                        )
-                raise
-            for ids, waiter in taken:
-                if not waiter.done():
-                    waiter.set_result({i: read[i] for i in ids if i in read})
-        return await mine
 
     async def on_rotation_required(self, events: Sequence[Event]) -> None:
         for event in events:

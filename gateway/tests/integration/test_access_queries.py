@@ -206,6 +206,60 @@ async def test_one_access_call_per_level_for_fifty_employees_with_grants(
     assert proxy.count("GET", "/v1/org-units") == 1
 
 
+ROWS_WITH_GRANTS_NOW_AND_EVER = """{ employees(unitId: "dept-rows", first: 10) {
+  ... on EmployeeConnection {
+    edges { node { id now: grants { role } ever: grants(activeOnly: false) { role active } } }
+  }
+} }"""
+
+
+async def test_a_page_fetches_its_rows_grants_per_active_only_and_keeps_rows_apart(
+    world: AccessWorld,
+) -> None:
+    world.unit("dept-rows")
+    kept, left = await world.hire("dept-rows", "rows_kept", "rows_left")
+    await world.hire("dept-rows", "rows_owner2")
+    account = await world.register("rows-brand", "dept-rows", ["rows_kept", "rows_owner2"])
+    grant = world.grant(account["id"], "rows_left", "viewer", "rows_kept")
+    revoked = world.call(
+        "POST", f"/v1/grants/{grant['id']}/revoke", world.admin, {"reason": "test"}
+    )
+    assert revoked.status_code == 200, revoked.text
+    world.proxy.reset()
+
+    data = world.gql.data(ROWS_WITH_GRANTS_NOW_AND_EVER, token=world.admin)
+    rows = {e["node"]["id"]: e["node"] for e in data["employees"]["edges"]}
+    assert rows[kept]["now"] == [{"role": "OWNER"}]
+    assert rows[left]["now"] == []
+    assert rows[left]["ever"] == [{"role": "VIEWER", "active": False}]
+    # one call for each `activeOnly` asked, whatever the number of rows
+    assert world.proxy.count("POST", "/v1/grants/by-holders") == 2
+
+
+async def test_a_slow_access_leaves_the_rows_with_an_error_on_their_grants(
+    world: AccessWorld,
+) -> None:
+    world.proxy.delays["/v1/grants/by-holders"] = 5
+    try:
+        began = asyncio.get_running_loop().time()
+        response = world.gql.post(
+            """{ employees(unitId: "dept-qa", first: 10) {
+              ... on EmployeeConnection { nodes { id grants { role } } } } }""",
+            token=world.admin,
+        )
+        elapsed = asyncio.get_running_loop().time() - began
+    finally:
+        world.proxy.reset()
+    body = response.json()
+    assert response.status_code == 200 and elapsed < 4, (response.status_code, elapsed)
+    nodes = body["data"]["employees"]["nodes"]
+    assert {n["id"] for n in nodes} == {world.people[n] for n in ("owner_a1", "owner_a2", "pub_a")}
+    assert all(n["grants"] is None for n in nodes)
+    codes = {(e["path"][-1], e["extensions"]["code"]) for e in body["errors"]}
+    assert codes == {("grants", "SERVICE_UNAVAILABLE")}
+    assert len(body["errors"]) == len(nodes)
+
+
 async def test_leases_and_review_items_take_one_access_call_each(world: AccessWorld, proxy) -> None:
     second = await world.register("qa-second", "dept-qa", ["owner_a1", "owner_a2"])
     world.grant(second["id"], "pub_a", "publisher", "owner_a1")

@@ -58,6 +58,9 @@ class AccessLoaders:
             load_fn=lambda ids: self._leases_of_holders(ids, status=None),
             max_batch_size=BATCH_MAX,
         )
+        # Grants of a page's people fetched with the page, by `active_only` then holder:
+        # their rows' fields answer at once instead of each awaiting the batch.
+        self._page_grants: dict[bool, dict[str, list[Json] | BaseException]] = {}
         # A review's first page of items, keyed by (review, page size, mine, pending): one
         # call per combination of the options for all the reviews of a level.
         self.review_items: DataLoader[ReviewItemsKey, Json | None] = DataLoader(
@@ -69,6 +72,22 @@ class AccessLoaders:
 
     def grants_of_account(self, active_only: bool) -> DataLoader[str, list[Json]]:
         return self.active_grants_of_account if active_only else self.all_grants_of_account
+
+    async def fetch_grants_of_page(self, holder_ids: Sequence[str], *, active_only: bool) -> None:
+        """One call for the grants of every person of a page, kept for `grants_fetched`."""
+        ids = list(dict.fromkeys(holder_ids))
+        found: dict[str, list[Json] | BaseException] = {}
+        for start in range(0, len(ids), BATCH_MAX):
+            chunk = ids[start : start + BATCH_MAX]
+            answers = await self._grants_of_holders(chunk, active_only=active_only)
+            found.update(zip(chunk, answers, strict=True))
+        self._page_grants.setdefault(active_only, {}).update(found)
+
+    def grants_fetched(
+        self, holder_id: str, active_only: bool
+    ) -> list[Json] | BaseException | None:
+        """The holder's grants (or why they could not be read) if a page fetch has them."""
+        return self._page_grants.get(active_only, {}).get(holder_id)
 
     def leases_of_holder(self, open_only: bool) -> DataLoader[str, list[Json]]:
         return self.open_leases_of_holder if open_only else self.all_leases_of_holder
@@ -159,6 +178,7 @@ class AccessLoaders:
 
     def forget_grants(self) -> None:
         """After a write that changes grants, later fields of the request load them anew."""
+        self._page_grants.clear()
         for loader in (
             self.active_grants_of_holder,
             self.all_grants_of_holder,

@@ -95,7 +95,7 @@ async def _unit_path(info: Info, person_id: str) -> list[str] | None:
     if known is not None:
         return list(known)
     try:
-        raw = await info.context.identity.employee.load(person_id)
+        raw = await info.context.identity.load(person_id)
     except (BackendUnavailable, BackendProblem):
         return None
     return list(raw.get("unit_path") or [raw["unit_id"]]) if raw else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 from opentelemetry.propagate import inject
 from prometheus_client import Counter, Histogram
 
@@ -119,13 +120,13 @@ class BackendClient:
             raise BackendUnavailable(self.service, type(exc).__name__) from None
         if status < 400:
             self._count("ok", began)
-            return jsonlib.loads(content) if content else None
+            return orjson.loads(content) if content else None
         if status >= 500:
             self._count("failed", began)
             raise BackendUnavailable(self.service, f"status {status}")
         self._count("refused", began)
         try:
-            body = jsonlib.loads(content)
+            body = orjson.loads(content)
         except ValueError:
             body = {}
         if not isinstance(body, dict):

@@ -77,7 +77,7 @@ class IdentityQuery:
     @strawberry.field(description="One employee, if you may see them.", metadata={"cost": 1})
     async def employee(self, info: Info, id: strawberry.ID) -> EmployeeResult:
         try:
-            raw = await info.context.identity.employee.load(str(id))
+            raw = await info.context.identity.load(str(id))
         except (BackendUnavailable, BackendProblem) as exc:
             return from_backend(exc)
         if raw is None:
@@ -99,7 +99,13 @@ class IdentityQuery:
         search: str | None = None,
     ) -> EmployeeConnectionResult:
         return await employee_page(
-            info, first=first, after=after, unit_id=unit_id, status=status, search=search
+            info,
+            first=first,
+            after=after,
+            unit_id=unit_id,
+            status=status,
+            search=search,
+            alone_on_its_level=True,
         )
 
     @strawberry.field(description="The org tree (any signed-in person may read it).")

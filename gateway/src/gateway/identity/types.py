@@ -75,6 +75,30 @@ def unit_of(info: Info, unit_id: str) -> Any:
     return _unit_in(tree, unit_id) if tree is not None else _unit_later(info, unit_id)
 
 
+def grants_wanted_per_row(info: Info) -> set[bool]:
+    """The `activeOnly` values of `grants` asked on the rows of this employee connection
+    (`nodes { grants }` or `edges { node { grants } }`, through fragments)."""
+
+    def fields(selections: Any) -> list[Any]:
+        found, stack = [], list(selections or ())
+        while stack:
+            selection = stack.pop()
+            if hasattr(selection, "arguments"):
+                found.append(selection)
+            else:  # a fragment: its fields count as the level's own
+                stack.extend(selection.selections or ())
+        return found
+
+    rows = []
+    for level in fields(s for f in info.selected_fields for s in f.selections):
+        if level.name == "nodes":
+            rows.extend(fields(level.selections))
+        elif level.name == "edges":
+            nodes = [f for f in fields(level.selections) if f.name == "node"]
+            rows.extend(f for n in nodes for f in fields(n.selections))
+    return {bool(f.arguments.get("activeOnly", True)) for f in rows if f.name == "grants"}
+
+
 def wants_units(info: Info) -> bool:
     """Whether the selection below this field asks for an org unit anywhere."""
     stack = list(info.selected_fields)
@@ -130,6 +154,9 @@ class Employee:
     )
     unit_id: strawberry.ID
     manager_id: strawberry.ID | None
+    # A plain field, not a resolver: strawberry resolves plain fields without its
+    # per-resolver wrapper (a list of 50 people asks for it 50 times).
+    display_name: str
     raw_roles: strawberry.Private[list[Json]]
     handles: strawberry.Private[dict[str, str]]
     chain: strawberry.Private[list[str]]
@@ -161,14 +188,11 @@ class Employee:
             version=int(raw.get("sequence", 0)),
             unit_id=strawberry.ID(raw["unit_id"]),
             manager_id=raw.get("manager_id"),
+            display_name=f"{raw['given_name']} {raw['family_name']}",
             raw_roles=raw.get("roles") or [],
             handles=raw.get("social_handles") or {},
             chain=raw.get("manager_chain") or [],
         )
-
-    @strawberry.field
-    def display_name(self) -> str:
-        return f"{self.given_name} {self.family_name}"
 
     @strawberry.field
     def social_handles(self) -> list[SocialHandle]:
@@ -216,17 +240,17 @@ class Employee:
         "or audit): one access call for all the employees of a level.",
         metadata={"cost": 2, "list_size": 5},
     )
-    async def grants(
+    def grants(
         self, info: Info, active_only: bool = True
     ) -> list[Annotated[Grant, strawberry.lazy("gateway.access.types")]] | None:
-        from gateway.access.types import grants_of_holder
+        from gateway.access.types import grants_of_holder_soon
 
-        return await grants_of_holder(info, self.id, active_only=active_only)
+        return grants_of_holder_soon(info, self.id, active_only=active_only)  # type: ignore[no-any-return]
 
 
 async def load_employee(info: Info, employee_id: str) -> Employee | None:
     try:
-        raw = await info.context.identity.employee.load(employee_id)
+        raw = await info.context.identity.load(employee_id)
     except (BackendUnavailable, BackendProblem) as exc:
         raise unavailable_field(exc) from None
     return Employee.of(raw) if raw else None
@@ -327,7 +351,11 @@ async def employee_page(
     unit_id: str | None,
     status: Any,
     search: str | None,
+    alone_on_its_level: bool = False,
 ) -> EmployeeConnection | ProblemResult:
+    """A page of employees. `alone_on_its_level` (the root list): the rows' grants are
+    fetched here, before the rows resolve; a page nested under several parents leaves them
+    to the loader, which batches every parent's rows into one call."""
     if not 1 <= first <= MAX_PAGE:
         return invalid(
             f"first must be between 1 and {MAX_PAGE}", code="bad_page_size", path="first"
@@ -348,6 +376,11 @@ async def employee_page(
         return from_backend(exc)
     items = page.get("items", [])
     context.identity.prime(items)
+    wanted = grants_wanted_per_row(info) if alone_on_its_level else set()
+    if wanted and items:
+        from gateway.access.types import fetch_grants_of_page
+
+        await fetch_grants_of_page(info, items, wanted)
     edges = [EmployeeEdge(cursor=employee_cursor(e["id"]), node=Employee.of(e)) for e in items]
     return EmployeeConnection(
         edges=edges,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -71,7 +72,7 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     readiness: Sequence[ReadinessCheck],
 ) -> FastAPI:
-    app = FastAPI(title=title, lifespan=lifespan)
+    app = FastAPI(title=title, lifespan=_freezing_startup_heap(lifespan))
     app.add_exception_handler(ChorusError, _chorus_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -97,6 +98,29 @@ def create_app(
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
+
+
+def _freezing_startup_heap(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Once the service has started, move everything alive into the permanent generation.
+
+    Imported modules, the schema and the app are ~140k objects that live as long as the
+    process; every full collection walked them all (~90 ms here, once every second or so
+    under load: the gateway's p99 was those pauses). Frozen, a full collection only walks
+    what was made since start. The youngest generation is collected every 10,000 new
+    objects instead of 700: most of a request's objects then die before a collection
+    sees them, instead of being promoted and walked again by the older generations."""
+
+    @asynccontextmanager
+    async def lifespan_then_freeze(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(10_000, 10, 10)
+            yield
+
+    return lifespan_then_freeze
 
 
 _bearer = HTTPBearer(auto_error=False)

@@ -149,6 +149,7 @@ class OutboxRelay:
         sweep_seconds: float = 5.0,
         lease_seconds: float = 15.0,
         batch_documents: int = 500,
+        recently_sent_kept: int = RECENTLY_SENT_KEPT,
         faults: FaultPoints = NO_FAULTS,
     ) -> None:
         self._collections = {namespace_of(c): c for c in collections}
@@ -159,6 +160,7 @@ class OutboxRelay:
         self._sweep_every = sweep_seconds
         self._lease_for = timedelta(seconds=lease_seconds)
         self._batch = batch_documents
+        self._recently_sent_kept = recently_sent_kept
         self._faults = faults
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease_until: dict[str, datetime] = {}
@@ -303,7 +305,7 @@ class OutboxRelay:
         for _, events in batch:
             for _, event in events:
                 self._recently_sent[event.id] = None
-        while len(self._recently_sent) > RECENTLY_SENT_KEPT:
+        while len(self._recently_sent) > self._recently_sent_kept:
             self._recently_sent.popitem(last=False)
         await self._faults.reach("relay.after_publish")
         for start in range(0, len(batch), WRITE_BATCH):

@@ -303,7 +303,10 @@ class GraphQLEndpoint:
     def _respond(
         media: str, body: dict[str, Any], status: int, headers: dict[str, str] | None = None
     ) -> Response:
-        payload = orjson.dumps(body, default=str)  # a 50-row answer: ~5 % of the CPU as json
+        try:
+            payload = orjson.dumps(body, default=str)  # a 50-row answer: ~5 % of CPU as json
+        except orjson.JSONEncodeError:  # e.g. a lone surrogate, which json escapes
+            payload = json.dumps(body, separators=(",", ":"), default=str).encode()
         # Answers are per caller and may hold a secret (a credential checked out): no
         # browser, proxy or CDN may keep one.
         headers = {**(headers or {}), "Cache-Control": "no-store"}

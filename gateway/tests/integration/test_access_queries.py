@@ -235,6 +235,23 @@ async def test_a_page_fetches_its_rows_grants_per_active_only_and_keeps_rows_apa
     # one call for each `activeOnly` asked, whatever the number of rows
     assert world.proxy.count("POST", "/v1/grants/by-holders") == 2
 
+    # grants left out by a directive are not fetched; an unset variable is the default
+    world.proxy.reset()
+    data = world.gql.data(
+        """query($show: Boolean!, $active: Boolean) { employees(unitId: "dept-rows") {
+          ... on EmployeeConnection {
+            nodes { id hidden: grants @include(if: $show) { role } }
+            edges { node { id grants(activeOnly: $active) { role } } }
+          }
+        } }""",
+        {"show": False},
+        token=world.admin,
+    )
+    rows = {e["node"]["id"]: e["node"] for e in data["employees"]["edges"]}
+    assert rows[left]["grants"] == [] and rows[kept]["grants"] == [{"role": "OWNER"}]
+    assert all("hidden" not in n for n in data["employees"]["nodes"])
+    assert world.proxy.count("POST", "/v1/grants/by-holders") == 1
+
 
 async def test_a_slow_access_leaves_the_rows_with_an_error_on_their_grants(
     world: AccessWorld,

@@ -79,7 +79,11 @@ class AccessLoaders:
         found: dict[str, list[Json] | BaseException] = {}
         for start in range(0, len(ids), BATCH_MAX):
             chunk = ids[start : start + BATCH_MAX]
-            answers = await self._grants_of_holders(chunk, active_only=active_only)
+            answers: Sequence[list[Json] | BaseException]
+            try:
+                answers = await self._grants_of_holders(chunk, active_only=active_only)
+            except Exception as exc:  # an answer it cannot read: each row's grants fail, as
+                answers = [exc] * len(chunk)  # through the loader; the rows themselves stay
             found.update(zip(chunk, answers, strict=True))
         self._page_grants.setdefault(active_only, {}).update(found)
 

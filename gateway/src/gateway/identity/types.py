@@ -79,10 +79,19 @@ def grants_wanted_per_row(info: Info) -> set[bool]:
     """The `activeOnly` values of `grants` asked on the rows of this employee connection
     (`nodes { grants }` or `edges { node { grants } }`, through fragments)."""
 
+    def shown(selection: Any) -> bool:
+        directives = getattr(selection, "directives", None) or {}
+        return not (
+            directives.get("skip", {}).get("if") is True
+            or directives.get("include", {}).get("if") is False
+        )
+
     def fields(selections: Any) -> list[Any]:
         found, stack = [], list(selections or ())
         while stack:
             selection = stack.pop()
+            if not shown(selection):
+                continue
             if hasattr(selection, "arguments"):
                 found.append(selection)
             else:  # a fragment: its fields count as the level's own
@@ -96,7 +105,8 @@ def grants_wanted_per_row(info: Info) -> set[bool]:
         elif level.name == "edges":
             nodes = [f for f in fields(level.selections) if f.name == "node"]
             rows.extend(f for n in nodes for f in fields(n.selections))
-    return {bool(f.arguments.get("activeOnly", True)) for f in rows if f.name == "grants"}
+    # An unset variable reaches the resolver as the argument's default (true).
+    return {f.arguments.get("activeOnly") is not False for f in rows if f.name == "grants"}
 
 
 def wants_units(info: Info) -> bool:

@@ -73,19 +73,19 @@ class AccessLoaders:
     def grants_of_account(self, active_only: bool) -> DataLoader[str, list[Json]]:
         return self.active_grants_of_account if active_only else self.all_grants_of_account
 
-    async def fetch_grants_of_page(self, holder_ids: Sequence[str], *, active_only: bool) -> None:
-        """One call for the grants of every person of a page, kept for `grants_fetched`."""
-        ids = list(dict.fromkeys(holder_ids))
-        found: dict[str, list[Json] | BaseException] = {}
-        for start in range(0, len(ids), BATCH_MAX):
-            chunk = ids[start : start + BATCH_MAX]
+    async def fetch_grants_of_page(self, holder_ids: list[str], wanted: set[bool]) -> None:
+        """The grants of a page's people (≤ 100) for each `activeOnly` asked, one call each,
+        kept for `grants_fetched`."""
+
+        async def fetch(active_only: bool) -> None:
             answers: Sequence[list[Json] | BaseException]
             try:
-                answers = await self._grants_of_holders(chunk, active_only=active_only)
+                answers = await self._grants_of_holders(holder_ids, active_only=active_only)
             except Exception as exc:  # an answer it cannot read: each row's grants fail, as
-                answers = [exc] * len(chunk)  # through the loader; the rows themselves stay
-            found.update(zip(chunk, answers, strict=True))
-        self._page_grants.setdefault(active_only, {}).update(found)
+                answers = [exc] * len(holder_ids)  # through the loader; the rows stay
+            self._page_grants[active_only] = dict(zip(holder_ids, answers, strict=True))
+
+        await asyncio.gather(*(fetch(a) for a in wanted))
 
     def grants_fetched(
         self, holder_id: str, active_only: bool

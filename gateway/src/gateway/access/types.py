@@ -10,7 +10,6 @@ something hidden loads as nothing. No type here ever holds a secret except
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from datetime import datetime
 from enum import Enum
@@ -139,8 +138,8 @@ async def grants_of_holder(info: Info, holder_id: str, *, active_only: bool) -> 
 
 
 def grants_of_holder_soon(info: Info, holder_id: str, *, active_only: bool) -> Any:
-    """The grants at once when the page they belong to fetched them (see
-    `fetch_grants_of_page`), else an awaitable of them: 50 rows need not await 50 times."""
+    """The grants at once when their page fetched them (`AccessLoaders.fetch_grants_of_page`),
+    else an awaitable of them: 50 rows need not await 50 times."""
     fetched = info.context.access.grants_fetched(holder_id, active_only)
     if fetched is None:
         return grants_of_holder(info, holder_id, active_only=active_only)
@@ -149,13 +148,6 @@ def grants_of_holder_soon(info: Info, holder_id: str, *, active_only: bool) -> A
     if isinstance(fetched, BaseException):
         raise fetched
     return [Grant.of(g) for g in fetched]
-
-
-async def fetch_grants_of_page(info: Info, people: list[Json], wanted: set[bool]) -> None:
-    """Before a page of employees resolves: their grants for each `activeOnly` asked."""
-    ids = [p["id"] for p in people]
-    loaders = info.context.access
-    await asyncio.gather(*(loaders.fetch_grants_of_page(ids, active_only=a) for a in wanted))
 
 
 async def grants_of_account(info: Info, account_id: str, *, active_only: bool) -> list[Grant]:

@@ -75,36 +75,39 @@ def unit_of(info: Info, unit_id: str) -> Any:
     return _unit_in(tree, unit_id) if tree is not None else _unit_later(info, unit_id)
 
 
+def _shown(selection: Any) -> bool:
+    """False for a selection left out by `@skip(if: true)` or `@include(if: false)`."""
+    directives = getattr(selection, "directives", None) or {}
+    return not (
+        directives.get("skip", {}).get("if") is True
+        or directives.get("include", {}).get("if") is False
+    )
+
+
+def _fields_of_level(selections: Any) -> list[Any]:
+    """The fields selected on one level, those inside fragments included."""
+    found, stack = [], list(selections or ())
+    while stack:
+        selection = stack.pop()
+        if not _shown(selection):
+            continue
+        if hasattr(selection, "arguments"):
+            found.append(selection)
+        else:  # a fragment
+            stack.extend(selection.selections or ())
+    return found
+
+
 def grants_wanted_per_row(info: Info) -> set[bool]:
     """The `activeOnly` values of `grants` asked on the rows of this employee connection
     (`nodes { grants }` or `edges { node { grants } }`, through fragments)."""
-
-    def shown(selection: Any) -> bool:
-        directives = getattr(selection, "directives", None) or {}
-        return not (
-            directives.get("skip", {}).get("if") is True
-            or directives.get("include", {}).get("if") is False
-        )
-
-    def fields(selections: Any) -> list[Any]:
-        found, stack = [], list(selections or ())
-        while stack:
-            selection = stack.pop()
-            if not shown(selection):
-                continue
-            if hasattr(selection, "arguments"):
-                found.append(selection)
-            else:  # a fragment: its fields count as the level's own
-                stack.extend(selection.selections or ())
-        return found
-
     rows = []
-    for level in fields(s for f in info.selected_fields for s in f.selections):
+    for level in _fields_of_level(s for f in info.selected_fields for s in f.selections):
         if level.name == "nodes":
-            rows.extend(fields(level.selections))
+            rows.extend(_fields_of_level(level.selections))
         elif level.name == "edges":
-            nodes = [f for f in fields(level.selections) if f.name == "node"]
-            rows.extend(f for n in nodes for f in fields(n.selections))
+            nodes = [f for f in _fields_of_level(level.selections) if f.name == "node"]
+            rows.extend(f for n in nodes for f in _fields_of_level(n.selections))
     # An unset variable reaches the resolver as the argument's default (true).
     return {f.arguments.get("activeOnly") is not False for f in rows if f.name == "grants"}
 
@@ -114,6 +117,8 @@ def wants_units(info: Info) -> bool:
     stack = list(info.selected_fields)
     while stack:
         field = stack.pop()
+        if not _shown(field):
+            continue
         if getattr(field, "name", None) in ("unit", "parent", "children", "ancestors"):
             return True
         stack.extend(s for s in getattr(field, "selections", ()) or ())
@@ -388,9 +393,7 @@ async def employee_page(
     context.identity.prime(items)
     wanted = grants_wanted_per_row(info) if alone_on_its_level else set()
     if wanted and items:
-        from gateway.access.types import fetch_grants_of_page
-
-        await fetch_grants_of_page(info, items, wanted)
+        await context.access.fetch_grants_of_page([e["id"] for e in items], wanted)
     edges = [EmployeeEdge(cursor=employee_cursor(e["id"]), node=Employee.of(e)) for e in items]
     return EmployeeConnection(
         edges=edges,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from chorus_kit.events.identity import EmploymentStatus
 from identity.domain.commands import EmployeeFilter
 from identity.domain.directory import EmployeeDirectory
-from identity.domain.model import Employee
+from identity.domain.model import Employee, ScheduledOffboarding
 
 
 def _person(n: int, *, sequence: int = 1, unit: str = "dept-a", family: str = "Doe") -> Employee:
@@ -60,3 +60,28 @@ def test_search_matches_email_prefix_or_family_name_prefix_ignoring_case() -> No
         EmployeeFilter(q="person1"), units=None, also_id=None, after=None, limit=9
     )
     assert [e.id for e in found] == ["e001", "e012"]
+
+
+def test_due_offboardings_are_those_whose_time_has_come_earliest_first_as_last_known() -> None:
+    directory = EmployeeDirectory()
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def leaving(n: int, minutes: int, *, sequence: int = 1) -> Employee:
+        at = now + timedelta(minutes=minutes)
+        return replace(
+            _person(n, sequence=sequence),
+            scheduled_offboarding=ScheduledOffboarding(at=at, reason="contract ends"),
+        )
+
+    for person in (leaving(1, -1), leaving(2, -5), leaving(3, 10), _person(4)):
+        directory.put(person)
+    assert [e.id for e in directory.due_offboardings(now, limit=10)] == ["e002", "e001"]
+    assert [e.id for e in directory.due_offboardings(now, limit=1)] == ["e002"]
+    # Cancelled (a newer state without a schedule), then an older read arriving late.
+    directory.put(_person(2, sequence=2))
+    directory.put(leaving(2, -5))
+    assert [e.id for e in directory.due_offboardings(now, limit=10)] == ["e001"]
+    assert [e.id for e in directory.due_offboardings(now + timedelta(hours=1), limit=10)] == [
+        "e001",
+        "e003",
+    ]

@@ -87,7 +87,11 @@ class ReadThroughEmployees:
         return await self._store.count_in_unit(unit_id)
 
     async def due_offboardings(self, now: datetime, *, limit: int = 100) -> list[Employee]:
-        return await self._store.due_offboardings(now, limit=limit)
+        # Asked every tick on every replica. A copy a moment stale is safe: the offboarding's
+        # write is conditional on the employee's version.
+        if not self._feed.loaded:
+            return await self._store.due_offboardings(now, limit=limit)
+        return self._feed.directory.due_offboardings(now, limit=limit)
 
     async def get_many(self, employee_ids: Sequence[str]) -> list[Employee]:
         if not self._feed.loaded:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_right, insort
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
 from identity.domain.commands import EmployeeFilter
 from identity.domain.model import Employee
@@ -38,6 +39,9 @@ class EmployeeDirectory:
     def __init__(self) -> None:
         self._by_id: dict[str, Employee] = {}
         self._ids: list[str] = []  # sorted: the order of pages
+        # Who has an offboarding scheduled, and when: the scheduler's question every tick,
+        # which the database could answer only by reading every employee.
+        self._scheduled: dict[str, datetime] = {}
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -55,6 +59,10 @@ class EmployeeDirectory:
         if known is None:
             insort(self._ids, employee.id)
         self._by_id[employee.id] = employee
+        if employee.scheduled_offboarding is None:
+            self._scheduled.pop(employee.id, None)
+        else:
+            self._scheduled[employee.id] = employee.scheduled_offboarding.at
 
     def _from(self, after: str | None) -> Iterator[Employee]:
         start = bisect_right(self._ids, after) if after is not None else 0
@@ -84,3 +92,9 @@ class EmployeeDirectory:
     def reporting_to(self, manager_ids: Sequence[str]) -> list[Employee]:
         managers = set(manager_ids)
         return [e for e in self._from(None) if e.manager_id in managers]
+
+    def due_offboardings(self, now: datetime, *, limit: int) -> list[Employee]:
+        """`EmployeeStore.due_offboardings`: those whose scheduled offboarding has come,
+        earliest first."""
+        due = sorted((at, i) for i, at in self._scheduled.items() if at <= now)
+        return [self._by_id[i] for _, i in due[:limit]]

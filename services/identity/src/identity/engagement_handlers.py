@@ -12,7 +12,7 @@ to the outbox relay.
 | employee acknowledges it | `acknowledge_policy` |
 | admin creates a training module | `create_module` (re-assessment follows, `run_due_work`) |
 | admin / LMS records a completion | `record_completion` |
-| identity's employee events | `apply_employee_event` (roles, status, unit of the record) |
+| identity's employee events | `apply_employee_events` (roles, status, unit of the record) |
 | a policy deadline passes, a module appears | `run_due_work` → `reassess_everyone` |
 | admin creates / closes a survey | `create_survey` / `close_survey` |
 | employee answers a survey | `answer_survey` |
@@ -23,8 +23,9 @@ to the outbox relay.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -54,6 +55,8 @@ from identity.domain.training import CreateTrainingModule, RecordCompletion, Tra
 SYSTEM = "system"
 WRITE_ATTEMPTS = 5  # a record written concurrently (a request and the consumer) is retried
 SWEEP_PAGE = 200
+# Records written at once by a run of employee events (each one conditional write).
+RECORD_WRITES_IN_FLIGHT = 16
 ADMIN_OR_AUDITOR = (Role.ADMIN, Role.AUDITOR)
 
 
@@ -76,6 +79,7 @@ class TrainingModuleRepository(Protocol):
 
 class CertificationRepository(Protocol):
     async def find(self, employee_id: str) -> CertificationRecord | None: ...
+    async def find_many(self, employee_ids: Sequence[str]) -> dict[str, CertificationRecord]: ...
     async def add(self, record: CertificationRecord) -> None: ...
     async def save(self, record: CertificationRecord, *, expected_sequence: int) -> None: ...
     async def page(self, *, after: str | None, limit: int) -> list[CertificationRecord]: ...
@@ -330,17 +334,23 @@ class EngagementHandlers:
         change: RecordChange,
         *,
         audit: AuditRecorded | None = None,
+        read: tuple[Rules, Mapping[str, CertificationRecord]] | None = None,
     ) -> CertificationRecord:
         """Apply `change` to the employee's record, re-assess it, store it with its events.
 
         A record that does not exist yet starts from the directory's view of the employee.
         The write is conditional on the record's sequence; losing to a concurrent write
-        (the consumer, a sweep) means reading again and re-applying.
+        (the consumer, a sweep) means reading again and re-applying. `read`: the rules and
+        records a batch read already (records absent from it do not exist), for the first
+        attempt.
         """
         for _ in range(WRITE_ATTEMPTS):
-            rules = await self._rules()
+            if read is not None:
+                rules, stored = read[0], read[1].get(employee_id)
+                read = None
+            else:
+                rules, stored = await self._rules(), await self.certifications.find(employee_id)
             now = _now()
-            stored = await self.certifications.find(employee_id)
             base = stored or self._new_record(await self.employees.get(employee_id))
             after = certification.settle(change(base, now) or base, rules, now=now)
             if audit is not None:
@@ -360,27 +370,36 @@ class EngagementHandlers:
             return after
         raise Conflict("the record is busy; retry", code="concurrent_change")
 
-    async def apply_employee_event(self, event: Event) -> None:
-        """Identity's own employee events keep each record's roles, unit and status current
-        (safe to run twice: an event at or below the record's last applied sequence is
-        skipped)."""
-        data = event.data_as(event_type(event.type).data_model)
-        snapshot = EmployeeSnapshot.model_validate(
-            data.model_dump(include=set(EmployeeSnapshot.model_fields))
-        )
-        start_date = getattr(data, "start_date", None)  # hired and rehired carry one
+    async def apply_employee_events(self, events: Sequence[Event]) -> None:
+        """Identity's own employee events keep each record's roles, unit and status current.
 
-        def apply(record: CertificationRecord, now: datetime) -> CertificationRecord | None:
-            if record.employee_sequence >= event.sequence:
-                return None
-            return certification.record_from_snapshot(
-                snapshot,
-                employee_sequence=event.sequence,
-                start_date=start_date,
-                previous=record,
-            )
+        A run (the consumer hands them over together) reads the rules and its records once,
+        then applies each employee's events in order, employees concurrently: a bulk of
+        leavers costs a read per run, not four per event. Safe to run twice: an event at or
+        below the record's last applied sequence changes nothing."""
+        changes: dict[str, list[RecordChange]] = {}
+        for event in events:
+            employee_id, change = _record_change_of(event)
+            changes.setdefault(employee_id, []).append(change)
+        rules = await self._rules()
+        stored = await self.certifications.find_many(list(changes))
+        gate = asyncio.Semaphore(RECORD_WRITES_IN_FLIGHT)
 
-        await self._change_record(snapshot.employee_id, apply)
+        async def apply(employee_id: str, in_order: list[RecordChange]) -> None:
+            async with gate:
+                read: tuple[Rules, Mapping[str, CertificationRecord]] | None = (rules, stored)
+                for change in in_order:
+                    await self._change_record(employee_id, change, read=read)
+                    read = None  # the record changed: a later event reads it again
+
+        # A task group: one failure stops the others before the consumer retries the run,
+        # and the consumer sees that failure itself (whether it is transient decides how).
+        try:
+            async with asyncio.TaskGroup() as group:
+                for employee_id, in_order in changes.items():
+                    group.create_task(apply(employee_id, in_order))
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
 
     async def reassess_everyone(self, rules: Rules | None = None) -> int:
         """Announce every certification that the current rules (and time) changed."""
@@ -586,3 +605,22 @@ class EngagementHandlers:
             raise Conflict("leaders are known once the window closes", code="window_not_closed")
         found = {e.id: e for e in await self.employees.get_many(list(window.leaders))}
         return window, [found[i] for i in window.leaders if i in found]
+
+
+def _record_change_of(event: Event) -> tuple[str, RecordChange]:
+    """The employee an employee event is about, and what it changes in their record (the
+    event carries the full snapshot)."""
+    data = event.data_as(event_type(event.type).data_model)
+    snapshot = EmployeeSnapshot.model_validate(
+        data.model_dump(include=set(EmployeeSnapshot.model_fields))
+    )
+    start_date = getattr(data, "start_date", None)  # hired and rehired carry one
+
+    def apply(record: CertificationRecord, now: datetime) -> CertificationRecord | None:
+        if record.employee_sequence >= event.sequence:
+            return None
+        return certification.record_from_snapshot(
+            snapshot, employee_sequence=event.sequence, start_date=start_date, previous=record
+        )
+
+    return snapshot.employee_id, apply

@@ -178,3 +178,53 @@ async def test_training_is_administered_by_the_right_people(ns, identity):
 
     entries = await eventually(audited, what="the module creation in the audit log")
     assert entries[0]["target_id"] == module_id
+
+
+async def test_a_run_of_employee_events_reaches_every_record_once_and_in_order(ns, identity, mongo):
+    """Leavers in a burst (one run for the consumer, read once): each record is applied up to
+    its employee's last event, a person with two events in the run included."""
+    admin = ns.token(Role.ADMIN, "company")
+    people = [
+        hire(identity.url, admin, f"burst{n}", roles=[{"role": "employee", "unit": "company"}])
+        .raise_for_status()
+        .json()
+        for n in range(8)
+    ]
+    twice = people[0]["id"]
+    retitled = httpx.patch(
+        f"{identity.url}/v1/employees/{twice}",
+        json={"title": "Analyst"},
+        headers=bearer(admin),
+        timeout=10,
+    )
+    assert retitled.status_code == 200, retitled.text
+    for person in people:
+        left = httpx.post(
+            f"{identity.url}/v1/employees/{person['id']}/offboard",
+            json={"reason": "restructuring"},
+            headers=bearer(admin),
+            timeout=10,
+        )
+        assert left.status_code == 200, left.text
+    expected = {
+        p["id"]: int(
+            httpx.get(f"{identity.url}/v1/employees/{p['id']}", headers=bearer(admin))
+            .headers["ETag"]
+            .removeprefix('W/"')
+            .removesuffix('"')
+        )
+        for p in people
+    }
+    assert expected[twice] > expected[people[1]["id"]]  # retitled too
+    records = mongo[ns.database("identity")]["certifications"]
+
+    async def applied() -> dict[str, tuple[str, int]]:
+        wanted = {"status": 1, "employee_sequence": 1}
+        found = await records.find({"_id": {"$in": list(expected)}}, wanted).to_list()
+        return {d["_id"]: (d["status"], d["employee_sequence"]) for d in found}
+
+    await eventually(
+        applied,
+        lambda found: found == {i: ("offboarded", v) for i, v in expected.items()},
+        what="every record at its employee's last event",
+    )

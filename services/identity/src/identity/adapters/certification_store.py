@@ -3,6 +3,7 @@ certification_changed, audit) in the same document's outbox, numbered by its seq
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING
@@ -19,6 +20,8 @@ from identity.domain.training import Completion
 
 # What a page of records needs (never the outbox).
 _WITHOUT_OUTBOX = {"outbox": 0}
+# Ids per `$in` (FerretDB v1 narrows `$in` of ≤ 500 ids to its `_id` index).
+IN_CHUNKS = 500
 
 
 class CertificationStore:
@@ -32,6 +35,14 @@ class CertificationStore:
     async def find(self, employee_id: str) -> CertificationRecord | None:
         document = await self.collection.find_one({"_id": employee_id}, _WITHOUT_OUTBOX)
         return _record(document) if document else None
+
+    async def find_many(self, employee_ids: Sequence[str]) -> dict[str, CertificationRecord]:
+        found: dict[str, CertificationRecord] = {}
+        for start in range(0, len(employee_ids), IN_CHUNKS):
+            chunk = list(employee_ids[start : start + IN_CHUNKS])
+            async for document in self.collection.find({"_id": {"$in": chunk}}, _WITHOUT_OUTBOX):
+                found[document["_id"]] = _record(document)
+        return found
 
     async def add(self, record: CertificationRecord) -> None:
         try:

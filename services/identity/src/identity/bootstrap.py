@@ -110,7 +110,9 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
         directory = DirectoryFeed(
             employees, bootstrap=settings.kafka_bootstrap, topic_prefix=settings.topic_prefix
         )
-        staff = ReadThroughEmployees(directory)
+        staff = ReadThroughEmployees(
+            directory, due_rescan_seconds=settings.due_offboardings_rescan_seconds
+        )
         collections = {id(staff): employees.collection, id(units): units.collection}
         handlers = IdentityHandlers(
             employees=staff,

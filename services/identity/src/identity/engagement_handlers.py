@@ -392,14 +392,15 @@ class EngagementHandlers:
                     await self._change_record(employee_id, change, read=read)
                     read = None  # the record changed: a later event reads it again
 
-        # A task group: one failure stops the others before the consumer retries the run,
-        # and the consumer sees that failure itself (whether it is transient decides how).
-        try:
-            async with asyncio.TaskGroup() as group:
-                for employee_id, in_order in changes.items():
-                    group.create_task(apply(employee_id, in_order))
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0] from None
+        # Every employee's writes run to their end (one cancelled between its write and
+        # handing its events to the relay would leave them to the sweep); then the consumer
+        # sees the first failure itself (whether it is transient decides the retry).
+        outcomes = await asyncio.gather(
+            *(apply(e, c) for e, c in changes.items()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def reassess_everyone(self, rules: Rules | None = None) -> int:
         """Announce every certification that the current rules (and time) changed."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from chorus_kit.settings import ServiceSettings
 from identity.session_settings import SessionSettings
 
@@ -15,6 +17,11 @@ class IdentitySettings(ServiceSettings, SessionSettings):
     root_unit_name: str = "Company"
     # How often the scheduler looks for offboardings whose time has come (worst-case lateness).
     scheduler_interval_seconds: float = 1.0
+    # Each tick asks the in-memory directory; this often the database is asked instead (a
+    # scan of `employees` on FerretDB v1). A schedule set or cancelled through one replica
+    # reaches the others' directories only so, so it bounds the lateness of a schedule whose
+    # replica went away.
+    due_offboardings_rescan_seconds: float = Field(default=60.0, gt=0)
     # The relay's sweep for events whose writer died before handing them over, and the
     # backlog gauge: each reads every outbox collection whole on FerretDB v1, `employees`
     # included (at 5 s they competed with every bulk of writes). A live writer's events go

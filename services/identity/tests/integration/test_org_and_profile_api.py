@@ -167,6 +167,47 @@ async def test_a_scheduled_offboarding_runs_on_time_across_a_restart(ns, identit
     assert event_types(records).count("chorus.identity.employee.offboarded") == 1
 
 
+async def test_a_schedule_set_or_cancelled_through_another_replica_is_honoured(ns) -> None:
+    """Scheduling and cancelling change no employee event, so another replica's directory
+    does not hear of them: the scheduler re-reads its candidates and rescans the database."""
+    fast = {"CHORUS_DUE_OFFBOARDINGS_RESCAN_SECONDS": "2"}
+    one = ns.service("identity", instance="1", **fast)
+    two = ns.service("identity", instance="2", **fast)
+    one.start()
+    two.start()
+    admin = ns.token(Role.ADMIN, "company")
+    leaving = hire(one.url, admin, 1).json()
+    staying = hire(one.url, admin, 2).json()
+    now = datetime.now(UTC)
+
+    def schedule(url: str, person: dict[str, object], seconds: float) -> None:
+        at = (now + timedelta(seconds=seconds)).isoformat()
+        response = httpx.post(
+            f"{url}/v1/employees/{person['id']}/offboard",
+            json={"reason": "fixed-term contract ends", "at": at},
+            headers=bearer(admin),
+        )
+        assert response.status_code == 200, response.text
+
+    # Due first, set through replica one, cancelled through replica two.
+    schedule(one.url, staying, 3)
+    cancelled = httpx.delete(
+        f"{two.url}/v1/employees/{staying['id']}/scheduled-offboarding", headers=bearer(admin)
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    # Due later, set through replica two, which then goes away for good.
+    schedule(two.url, leaving, 5)
+    two.kill()
+
+    async def status(person: dict[str, object]) -> str:
+        async with httpx.AsyncClient() as client:
+            got = await client.get(f"{one.url}/v1/employees/{person['id']}", headers=bearer(admin))
+        return str(got.json()["status"])
+
+    await eventually(lambda: status(leaving), lambda s: s == "offboarded", what="offboarded")
+    assert await status(staying) == "active"
+
+
 async def test_privileged_actions_reach_the_audit_log(ns, identity) -> None:
     admin = ns.token(Role.ADMIN, "company", sub="admin-1")
     create_unit(identity.url, admin, "sub-a", kind="subsidiary")

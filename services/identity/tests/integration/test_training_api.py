@@ -181,8 +181,8 @@ async def test_training_is_administered_by_the_right_people(ns, identity):
 
 
 async def test_a_run_of_employee_events_reaches_every_record_once_and_in_order(ns, identity, mongo):
-    """Leavers in a burst (one run for the consumer, read once): each record is applied up to
-    its employee's last event, a person with two events in the run included."""
+    """Leavers in a burst (the consumer takes consecutive events of a type as one run): each
+    record is applied up to its employee's last event, someone with two events included."""
     admin = ns.token(Role.ADMIN, "company")
     people = [
         hire(identity.url, admin, f"burst{n}", roles=[{"role": "employee", "unit": "company"}])

@@ -12,6 +12,7 @@ when Kafka is back if it is away. Until the load is done, reads go to the databa
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -68,9 +69,11 @@ class ReadThroughEmployees:
     """The employee repository the use cases get: writes go to the database and are
     re-read into the directory; list and batch reads come from the directory once loaded."""
 
-    def __init__(self, feed: DirectoryFeed) -> None:
+    def __init__(self, feed: DirectoryFeed, *, due_rescan_seconds: float = 60.0) -> None:
         self._feed = feed
         self._store = feed.store
+        self._due_rescan_seconds = due_rescan_seconds
+        self._due_scanned_at: float | None = None
 
     async def add(self, employee: Employee) -> None:
         await self._store.add(employee)
@@ -87,10 +90,26 @@ class ReadThroughEmployees:
         return await self._store.count_in_unit(unit_id)
 
     async def due_offboardings(self, now: datetime, *, limit: int = 100) -> list[Employee]:
-        # Asked every tick on every replica. A copy a moment stale is safe: the offboarding's
-        # write is conditional on the employee's version.
-        if not self._feed.loaded:
-            return await self._store.due_offboardings(now, limit=limit)
+        """Asked every tick on every replica: from the directory, each candidate re-read by
+        `_id` first (a cancellation made through another replica changes no employee event,
+        so only the database knows). Those same writes do not reach other replicas'
+        directories either: the database is scanned anyway every `due_rescan_seconds`, the
+        lateness of a schedule set through a replica that then went away."""
+        clock = time.monotonic()
+        if (
+            not self._feed.loaded
+            or self._due_scanned_at is None
+            or clock - self._due_scanned_at >= self._due_rescan_seconds
+        ):
+            found = await self._store.due_offboardings(now, limit=limit)
+            self._due_scanned_at = clock
+            for employee in found:
+                self._feed.directory.put(employee)
+            return found
+        candidates = self._feed.directory.due_offboardings(now, limit=limit)
+        if not candidates:
+            return []
+        await self._feed.refresh(e.id for e in candidates)
         return self._feed.directory.due_offboardings(now, limit=limit)
 
     async def get_many(self, employee_ids: Sequence[str]) -> list[Employee]:

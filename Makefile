@@ -68,6 +68,10 @@ bench-identity: deps ## Benchmark: SCIM create/PATCH per s, sign-ins per s (argo
 bench-leaver: deps ## Benchmark: SCIM deactivation → access's offboarding completed (p50/p99), then 10,000 leavers at once
 	$(UV) run python -m bench.leaver
 
+.PHONY: bench-ferretdb
+bench-ferretdb: deps ## Benchmark: concurrent writes on the local FerretDB, with and without Chorus's write patches
+	$(UV) run python -m bench.ferretdb_writes
+
 .PHONY: bench-gateway
 bench-gateway: deps ## Benchmark: hello world vs direct backend calls vs the gateway query (max rps, p50/p99)
 	$(UV) run python -m bench.gateway

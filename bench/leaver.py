@@ -19,7 +19,9 @@ Real processes (identity, access), real Kafka and FerretDB.
   and the accounts they are on are written straight into access's database in the shape
   access stores them (with their `grant_holdings` entries), because making 50,000 grants
   through requests and approvals would take far longer than the run. The bulk's people
-  enter access's employment view the same way.
+  enter access's employment view the same way, and identity's employees collection, as
+  offboarded, through identity's own store (identity's consumers of the bulk's events then
+  find them).
 - The bulk runs with BULK_ENV too (said in the output).
 - Writes: the access process counts every write command and the documents it touched
   (`chorus_db_written_documents_total` on its /metrics); the bulk's figure is the
@@ -62,6 +64,8 @@ from chorus_kit.events.identity import (
 from chorus_kit.kafka import create_producer
 from chorus_local.infra import free_port
 from chorus_local.services import ServiceProcess, ServiceSpec
+from identity.adapters.mongo_store import EmployeeStore
+from identity.domain.model import Employee
 
 EMPLOYEES = int(os.environ.get("BENCH_EMPLOYEES", "1000"))
 GRANTS_EACH = int(os.environ.get("BENCH_GRANTS_EACH", "5"))
@@ -372,10 +376,30 @@ async def metric_total(client: httpx.AsyncClient, access: str, name: str) -> flo
     return sum(float(v) for v in re.findall(rf"^{name}\{{[^}}]*\}} ([0-9.e+]+)$", text, re.M))
 
 
+def identity_leaver(person: str, chain: list[str], now: datetime) -> Employee:
+    """Someone identity has offboarded, its events already published (the bulk's events)."""
+    return Employee(
+        id=person,
+        email=f"{person}@bench.example",
+        given_name="Bulk",
+        family_name=person[-6:],
+        unit_id="company",
+        unit_path=("company",),
+        manager_id=chain[0],
+        manager_chain=tuple(chain),
+        roles=(RoleAssignment(role=Role.EMPLOYEE, unit="company"),),
+        status=EmploymentStatus.OFFBOARDED,
+        start_date=now - timedelta(days=365),
+        offboarded_at=now,
+        offboard_reason="bulk offboarding (bench)",
+    )
+
+
 async def bulk(
     client: httpx.AsyncClient,
     access: str,
     database: Any,
+    identity_database: Any,
     bootstrap: str,
     prefix: str,
     managers: list[str],
@@ -408,6 +432,14 @@ async def bulk(
     for start in range(0, len(views), 1000):
         await database["employment"].insert_many(views[start : start + 1000])
     await seed_grants(database, people, account_ids, now)
+    # Identity knows them too (through its own store), so its consumers of the bulk's events
+    # (certification records) do the work a real bulk gives them, not retries and dead
+    # letters for strangers.
+    employees = EmployeeStore(identity_database)
+    for start in range(0, len(people), 200):
+        await asyncio.gather(
+            *(employees.add(identity_leaver(p, chain, now)) for p in people[start : start + 200])
+        )
     events = [
         new_event(
             "chorus.identity.employee.offboarded",
@@ -555,7 +587,15 @@ async def measure(
         print(f"# access restarted with {BULK_ENV}", flush=True)
         spaced = await timed(leavers_again, "vault and review ticks every 60 s", warm_ups[1])
         bulk_s, documents, commands = await bulk(
-            client, access, database, bootstrap, f"{run}.", stayers, account_ids, completions
+            client,
+            access,
+            database,
+            mongo[f"{run}_identity"],
+            bootstrap,
+            f"{run}.",
+            stayers,
+            account_ids,
+            completions,
         )
         raw = await raw_update_rate(mongo_uri, f"{run}_raw")
         doubled = sum(1 for c in completions.count.values() if c > 1)
@@ -613,7 +653,8 @@ def main() -> None:
                 service.stop()
     print(
         "setup: grants and accounts written straight into access's database (and the bulk's "
-        "people into its employment view); the bulk's offboarded events put on identity's topic; "
+        "people into its employment view and, as offboarded, into identity's store); the bulk's "
+        "offboarded events put on identity's topic; "
         "access restarted for the bulk with its vault and review ticks every 60 s"
     )
     print(

@@ -1,8 +1,10 @@
 """Small fixes Chorus applies to FerretDB v1's SQLite backend when it builds it.
 
-Same results, far fewer table scans. Each is (file, stock text, fixed text); the build
-fails loudly if a stock text is not found. `CHORUS_FERRETDB_STOCK=1` builds it unpatched.
-Measured on a 5,000-document collection: 75 updates by `_id` per second stock, ~900 fixed.
+Same results, far fewer table scans, no sleeping writers. Each is a file, its stock text
+and the fixed text; the build fails loudly if a stock text is not found.
+`CHORUS_FERRETDB_PATCHES=none` (or `CHORUS_FERRETDB_STOCK=1`) builds it unpatched, `=index`
+with 1 and 2 only. Measured on a 5,000-document collection: 75 updates by `_id` per second
+stock, ~900 with 1 and 2.
 
 1. Lookups by `_id` use the expression `_ferretdb_sjson->'$._id'`, while the unique `_id`
    index is on `_ferretdb_sjson->"_id"`; SQLite uses an index only for the same
@@ -11,6 +13,20 @@ Measured on a 5,000-document collection: 75 updates by `_id` per second stock, ~
    conditional write (`{_id, sequence: n}`) scanned the table; and `{_id: {$in: [...]}}`
    never used the index. The handler re-applies the whole filter to what the query returns,
    so narrowing the query by `_id` is exact.
+3. Writers to one database queue on a Go mutex instead of in SQLite's busy handler, which
+   sleeps 1, 2, 5, 10… ms between tries: with many concurrent writers (a batch of leavers)
+   the write lock sat idle while they all slept.
+4. What a write command writes is encoded before it takes the lock, and the documents one
+   update command modifies go in one transaction with one prepared statement (stock: a
+   transaction and a preparation per document). An update command is thereby
+   all-or-nothing; MongoDB promises neither way.
+5. An update or find-and-modify closes its read before it writes. Its rows held a pooled
+   connection (an `update_one` stops reading after one document and kept them open to the
+   end), so with 3, a hundred writers waiting for the lock held every connection the
+   lock's holder needed: a deadlock (deploy/local/tests/test_ferretdb_writes.py).
+Measured with 64 concurrent writers, each an update of 5 documents by `_id` then an
+insert of 13, on a standalone server (2-core machine): 169 rounds/s with 1 and 2 only, 377
+with 3 as well, 410–500 with 3 and 4. `make bench-leaver`'s bulk: docs/access-leavers.md.
 """
 
 from __future__ import annotations
@@ -75,29 +91,325 @@ func chorusIDInClause(d *types.Document) (string, []any) {
 }
 """
 
-PATCHES: tuple[tuple[Path, str, str], ...] = (
-    (
-        Path("internal/backends/sqlite/metadata/metadata.go"),
-        "IDColumn = DefaultColumn + \"->'$._id'\"",
-        'IDColumn = DefaultColumn + `->"_id"`',
+# 3. One writer at a time per database, queued in Go.
+_DB_FIELDS_STOCK = """\
+	token     *resource.Token
+	BatchSize int
+}
+"""
+_DB_FIELDS_FIXED = """\
+	token     *resource.Token
+	BatchSize int
+
+	// Chorus patch: writers queue here, not in SQLite's sleeping busy handler.
+	writeMu sync.Mutex
+}
+"""
+_DB_EXEC_STOCK = """\
+	res, err := db.sqlDB.ExecContext(ctx, query, args...)
+"""
+_DB_EXEC_FIXED = """\
+	db.writeMu.Lock()
+	res, err := db.sqlDB.ExecContext(ctx, query, args...)
+	db.writeMu.Unlock()
+"""
+_DB_TX_STOCK = """\
+func (db *DB) InTransaction(ctx context.Context, f func(*Tx) error) (err error) {
+	var sqlTx *sql.Tx
+"""
+_DB_TX_FIXED = """\
+func (db *DB) InTransaction(ctx context.Context, f func(*Tx) error) (err error) {
+	var sqlTx *sql.Tx
+
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+"""
+
+# 4. What one command writes is encoded before the write lock; an update command's
+#    documents go in one transaction with one prepared statement.
+_INSERT_ALL_STOCK = """\
+	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
+		batchSize := c.r.BatchSize
+		if batchSize < 1 {
+			panic("batch-size should be greater or equal to 1")
+		}
+
+		var batch []*types.Document
+		docs := params.Docs
+
+		for len(docs) > 0 {
+			i := min(batchSize, len(docs))
+			batch, docs = docs[:i], docs[i:]
+
+			q, args, err := prepareInsertStatement(meta.TableName, meta.Capped(), batch)
+			if err != nil {
+				return lazyerrors.Error(err)
+			}
+
+			if _, err = tx.ExecContext(ctx, q, args...); err != nil {
+				var se *sqlite3.Error
+				if errors.As(err, &se) && se.Code() == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE {
+					return backends.NewError(backends.ErrorCodeInsertDuplicateID, err)
+				}
+
+				return lazyerrors.Error(err)
+			}
+		}
+
+		return nil
+	})
+"""
+_INSERT_ALL_FIXED = """\
+	// Chorus patch: the documents are encoded before the write lock, not while holding it.
+	batchSize := c.r.BatchSize
+	if batchSize < 1 {
+		panic("batch-size should be greater or equal to 1")
+	}
+
+	type insertStatement struct {
+		q    string
+		args []any
+	}
+
+	var statements []insertStatement
+
+	for docs := params.Docs; len(docs) > 0; {
+		var batch []*types.Document
+
+		i := min(batchSize, len(docs))
+		batch, docs = docs[:i], docs[i:]
+
+		q, args, err := prepareInsertStatement(meta.TableName, meta.Capped(), batch)
+		if err != nil {
+			return nil, lazyerrors.Error(err)
+		}
+
+		statements = append(statements, insertStatement{q: q, args: args})
+	}
+
+	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
+		for _, s := range statements {
+			if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
+				var se *sqlite3.Error
+				if errors.As(err, &se) && se.Code() == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE {
+					return backends.NewError(backends.ErrorCodeInsertDuplicateID, err)
+				}
+
+				return lazyerrors.Error(err)
+			}
+		}
+
+		return nil
+	})
+"""
+_UPDATE_ALL_STOCK = """\
+	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
+		for _, doc := range params.Docs {
+			b, err := sjson.Marshal(doc)
+			if err != nil {
+				return lazyerrors.Error(err)
+			}
+
+			id, _ := doc.Get("_id")
+			must.NotBeZero(id)
+
+			arg := string(must.NotFail(sjson.MarshalSingleValue(id)))
+
+			r, err := tx.ExecContext(ctx, q, string(b), arg)
+			if err != nil {
+				return lazyerrors.Error(err)
+			}
+
+			ra, err := r.RowsAffected()
+			if err != nil {
+				return lazyerrors.Error(err)
+			}
+
+			res.Updated += int32(ra)
+		}
+
+		return nil
+	})
+	if err != nil {
+"""
+_UPDATE_ALL_FIXED = """\
+	// Chorus patch: the documents are encoded before the write lock, and the statement is
+	// prepared once per transaction (stock: once per document).
+	encoded := make([][2]string, len(params.Docs))
+
+	for i, doc := range params.Docs {
+		b, err := sjson.Marshal(doc)
+		if err != nil {
+			return nil, lazyerrors.Error(err)
+		}
+
+		id, _ := doc.Get("_id")
+		must.NotBeZero(id)
+
+		encoded[i] = [2]string{string(b), string(must.NotFail(sjson.MarshalSingleValue(id)))}
+	}
+
+	err := db.InTransaction(ctx, func(tx *fsql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return lazyerrors.Error(err)
+		}
+		defer stmt.Close()
+
+		for _, e := range encoded {
+			r, err := stmt.ExecContext(ctx, e[0], e[1])
+			if err != nil {
+				return lazyerrors.Error(err)
+			}
+
+			ra, err := r.RowsAffected()
+			if err != nil {
+				return lazyerrors.Error(err)
+			}
+
+			res.Updated += int32(ra)
+		}
+
+		return nil
+	})
+	if err != nil {
+"""
+_TX_PREPARE = """
+// PrepareContext prepares a statement for use within the transaction (a Chorus patch).
+func (tx *Tx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return tx.sqlTx.PrepareContext(ctx, query)
+}
+"""
+_UPDATE_START_STOCK = """\
+	isFindAndModify := (strings.ToLower(cmd) == "findandmodify")
+
+	for {
+"""
+_UPDATE_START_FIXED = """\
+	isFindAndModify := (strings.ToLower(cmd) == "findandmodify")
+
+	// Chorus patch: what one command modifies is written at the end, in one transaction.
+	var modifiedDocs []*types.Document
+	writeModified := func() error {
+		if len(modifiedDocs) == 0 {
+			return nil
+		}
+		_, err := c.UpdateAll(ctx, &backends.UpdateAllParams{Docs: modifiedDocs})
+		return err
+	}
+
+	for {
+"""
+_UPDATE_DONE_STOCK = """\
+			if !errors.Is(err, iterator.ErrIteratorDone) {
+				return nil, lazyerrors.Error(err)
+			}
+
+			if result.Matched.Count == 0 && param.Upsert {
+				upsert = true
+				doc = must.NotFail(types.NewDocument())
+			}
+
+			if !upsert {
+				return result, nil
+			}
+"""
+# The read is closed before any write: an `update_one` (a limit of 1) left its rows, and
+# their pooled connection, open until the command ended, so 100 of them waiting for the
+# write lock held every connection the lock's holder needed (a deadlock found by a bulk of
+# leavers).
+_UPDATE_DONE_FIXED = """\
+			if !errors.Is(err, iterator.ErrIteratorDone) {
+				return nil, lazyerrors.Error(err)
+			}
+
+			iter.Close() // Chorus patch: the read's connection back to the pool first
+
+			if result.Matched.Count == 0 && param.Upsert {
+				upsert = true
+				doc = must.NotFail(types.NewDocument())
+			}
+
+			if !upsert {
+				if err = writeModified(); err != nil {
+					return nil, lazyerrors.Error(err)
+				}
+				return result, nil
+			}
+"""
+_REMOVE_STOCK = """\
+		if doc != nil {
+"""
+_REMOVE_FIXED = """\
+		iter.Close() // Chorus patch: the read's connection back to the pool before the write
+
+		if doc != nil {
+"""
+_UPDATE_WRITE_STOCK = """\
+		} else if modified {
+			_, err := c.UpdateAll(ctx, &backends.UpdateAllParams{Docs: []*types.Document{doc}})
+			if err != nil {
+				return nil, lazyerrors.Error(err)
+			}
+"""
+_UPDATE_WRITE_FIXED = """\
+		} else if modified {
+			modifiedDocs = append(modifiedDocs, doc)
+"""
+
+_Replacement = tuple[Path, str, str]  # file, stock text, fixed text (its first occurrence)
+_Addition = tuple[Path, str]  # file, text appended after the replacements
+
+# 1 and 2, then 3 to 5.
+GROUPS: dict[str, tuple[tuple[_Replacement, ...], tuple[_Addition, ...]]] = {
+    "index": (
+        (
+            (
+                Path("internal/backends/sqlite/metadata/metadata.go"),
+                "IDColumn = DefaultColumn + \"->'$._id'\"",
+                'IDColumn = DefaultColumn + `->"_id"`',
+            ),
+            (Path("internal/backends/sqlite/collection.go"), _QUERY_STOCK, _QUERY_FIXED),
+        ),
+        ((Path("internal/backends/sqlite/collection.go"), _ID_IN_HELPER),),
     ),
-    (Path("internal/backends/sqlite/collection.go"), _QUERY_STOCK, _QUERY_FIXED),
-)
-# Appended to collection.go after the replacements.
-APPENDED: tuple[tuple[Path, str], ...] = (
-    (Path("internal/backends/sqlite/collection.go"), _ID_IN_HELPER),
-)
+    "writes": (
+        (
+            (Path("internal/util/fsql/db.go"), _DB_FIELDS_STOCK, _DB_FIELDS_FIXED),
+            (Path("internal/util/fsql/db.go"), '\t"log/slog"\n', '\t"log/slog"\n\t"sync"\n'),
+            (Path("internal/util/fsql/db.go"), _DB_EXEC_STOCK, _DB_EXEC_FIXED),
+            (Path("internal/util/fsql/db.go"), _DB_TX_STOCK, _DB_TX_FIXED),
+            (Path("internal/backends/sqlite/collection.go"), _INSERT_ALL_STOCK, _INSERT_ALL_FIXED),
+            (Path("internal/backends/sqlite/collection.go"), _UPDATE_ALL_STOCK, _UPDATE_ALL_FIXED),
+            (Path("internal/handler/common/update.go"), _UPDATE_START_STOCK, _UPDATE_START_FIXED),
+            (Path("internal/handler/common/update.go"), _UPDATE_DONE_STOCK, _UPDATE_DONE_FIXED),
+            (Path("internal/handler/common/update.go"), _UPDATE_WRITE_STOCK, _UPDATE_WRITE_FIXED),
+            (Path("internal/handler/msg_findandmodify.go"), _REMOVE_STOCK, _REMOVE_FIXED),
+        ),
+        ((Path("internal/util/fsql/tx.go"), _TX_PREPARE),),
+    ),
+}
+# What each value of CHORUS_FERRETDB_PATCHES applies (`all` unless said; `index` and `none`
+# are for comparing, as `make bench-ferretdb` does).
+LEVELS: dict[str, tuple[str, ...]] = {"all": ("index", "writes"), "index": ("index",), "none": ()}
 # Bumped whenever the patches change, so an old build is not reused.
-PATCH_LEVEL = "idfix3"
+PATCH_LEVEL = "writelock1"
 
 
-def apply_patches(source_root: Path) -> None:
-    for relative, stock, fixed in PATCHES:
-        path = source_root / relative
-        text = path.read_text()
-        if stock not in text:
-            raise ValueError(f"{relative} is not as expected; cannot apply the Chorus fix")
-        path.write_text(text.replace(stock, fixed, 1))  # the first: Query (Explain only reports)
-    for relative, addition in APPENDED:
-        path = source_root / relative
-        path.write_text(path.read_text() + addition)
+def build_name(level: str) -> str:
+    """The directory a build of `level` is kept in (var/tools/ferretdb/<name>)."""
+    return {"all": PATCH_LEVEL, "none": "stock"}.get(level, f"{PATCH_LEVEL}-{level}-only")
+
+
+def apply_patches(source_root: Path, level: str = "all") -> None:
+    for group in LEVELS[level]:
+        replacements, additions = GROUPS[group]
+        for relative, stock, fixed in replacements:
+            path = source_root / relative
+            text = path.read_text()
+            if stock not in text:
+                raise ValueError(f"{relative} is not as expected; cannot apply the Chorus fix")
+            path.write_text(text.replace(stock, fixed, 1))  # the first (Query; Explain reports)
+        for relative, addition in additions:
+            path = source_root / relative
+            path.write_text(path.read_text() + addition)

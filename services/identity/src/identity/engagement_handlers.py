@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from chorus_kit.audit import audit_entry
 from chorus_kit.auth import Principal
@@ -125,6 +125,15 @@ class OrgUnits(Protocol):
 # Hands a committed write's events to the outbox relay (repository, aggregate id, events).
 EventsWritten = Callable[[object, str, Sequence[Event]], None]
 RecordChange = Callable[[CertificationRecord, datetime], CertificationRecord | None]
+
+
+class _RunRead(NamedTuple):
+    """What a run of employee events read once, for each employee's first attempt: the
+    rules, the records that exist, and whom the directory knows among those without one."""
+
+    rules: Rules
+    records: Mapping[str, CertificationRecord]
+    employees: Mapping[str, Employee]
 
 
 def _now() -> datetime:
@@ -334,24 +343,25 @@ class EngagementHandlers:
         change: RecordChange,
         *,
         audit: AuditRecorded | None = None,
-        read: tuple[Rules, Mapping[str, CertificationRecord]] | None = None,
+        read: _RunRead | None = None,
     ) -> CertificationRecord:
         """Apply `change` to the employee's record, re-assess it, store it with its events.
 
         A record that does not exist yet starts from the directory's view of the employee.
         The write is conditional on the record's sequence; losing to a concurrent write
-        (the consumer, a sweep) means reading again and re-applying. `read`: the rules and
-        records a batch read already (records absent from it do not exist), for the first
-        attempt.
+        (the consumer, a sweep) means reading again and re-applying. `read`: what a run of
+        events read already (records absent from it do not exist), for the first attempt.
         """
         for _ in range(WRITE_ATTEMPTS):
+            known: Employee | None = None
             if read is not None:
-                rules, stored = read[0], read[1].get(employee_id)
+                rules, stored = read.rules, read.records.get(employee_id)
+                known = read.employees.get(employee_id)
                 read = None
             else:
                 rules, stored = await self._rules(), await self.certifications.find(employee_id)
             now = _now()
-            base = stored or self._new_record(await self.employees.get(employee_id))
+            base = stored or self._new_record(known or await self.employees.get(employee_id))
             after = certification.settle(change(base, now) or base, rules, now=now)
             if audit is not None:
                 after = audited(after, audit)
@@ -383,11 +393,14 @@ class EngagementHandlers:
             changes.setdefault(employee_id, []).append(change)
         rules = await self._rules()
         stored = await self.certifications.find_many(list(changes))
+        # Those without a record yet start from the directory: read together, not one by one.
+        without = [e for e in changes if e not in stored]
+        known = {e.id: e for e in await self.employees.get_many(without)} if without else {}
         gate = asyncio.Semaphore(RECORD_WRITES_IN_FLIGHT)
 
         async def apply(employee_id: str, in_order: list[RecordChange]) -> None:
             async with gate:
-                read: tuple[Rules, Mapping[str, CertificationRecord]] | None = (rules, stored)
+                read: _RunRead | None = _RunRead(rules, stored, known)
                 for change in in_order:
                     await self._change_record(employee_id, change, read=read)
                     read = None  # the record changed: a later event reads it again

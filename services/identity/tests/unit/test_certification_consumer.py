@@ -74,11 +74,17 @@ class Staff:
             )
             for i in ids
         }
+        self.reads: list[str] = []  # "get:<id>" or "get_many:<ids>"
 
     async def get(self, employee_id: str) -> Employee:
+        self.reads.append(f"get:{employee_id}")
         if employee_id not in self.rows:
             raise NotFound("no", code="employee_not_found")
         return self.rows[employee_id]
+
+    async def get_many(self, employee_ids: Sequence[str]) -> list[Employee]:
+        self.reads.append(f"get_many:{','.join(sorted(employee_ids))}")
+        return [self.rows[i] for i in employee_ids if i in self.rows]
 
 
 def updated(employee_id: str, sequence: int, title: str) -> Event:
@@ -102,7 +108,9 @@ def updated(employee_id: str, sequence: int, title: str) -> Event:
     )
 
 
-def handlers_with(records: InMemoryCertifications, policy: OnePolicy) -> EngagementHandlers:
+def handlers_with(
+    records: InMemoryCertifications, policy: OnePolicy, staff: Staff | None = None
+) -> EngagementHandlers:
     unused: Any = None
     return EngagementHandlers(
         policies=policy,  # type: ignore[arg-type]
@@ -110,7 +118,7 @@ def handlers_with(records: InMemoryCertifications, policy: OnePolicy) -> Engagem
         certifications=records,
         surveys=unused,
         nominations=unused,
-        employees=Staff("ann", "bob"),  # type: ignore[arg-type]
+        employees=staff or Staff("ann", "bob"),  # type: ignore[arg-type]
         units=unused,
         events_written=lambda *_: None,
     )
@@ -138,6 +146,26 @@ async def test_a_run_reads_once_and_applies_each_employees_events_in_order() -> 
     before = dict(records.rows)
     await handlers.apply_employee_events([updated("ann", 2, "Analyst"), updated("bob", 1, "x")])
     assert records.rows == before
+
+
+async def test_a_run_of_employees_without_records_reads_the_directory_once() -> None:
+    # A bulk of leavers whose records do not exist yet: each record starts from the
+    # directory, read for the whole run, not employee by employee.
+    records, policy, staff = InMemoryCertifications(), OnePolicy(), Staff("ann", "bob", "cy")
+    handlers = handlers_with(records, policy, staff)
+
+    await handlers.apply_employee_events([updated(e, 2, "Left") for e in ("ann", "bob", "cy")])
+
+    assert staff.reads == ["get_many:ann,bob,cy"]
+    assert {e: r.employee_sequence for e, r in records.rows.items()} == {
+        "ann": 2,
+        "bob": 2,
+        "cy": 2,
+    }
+    # Those with a record are not looked up in the directory at all.
+    staff.reads.clear()
+    await handlers.apply_employee_events([updated("ann", 3, "Back")])
+    assert staff.reads == []
 
 
 async def test_one_employee_failing_lets_the_others_finish_then_fails_the_run() -> None:

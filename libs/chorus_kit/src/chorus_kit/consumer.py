@@ -43,6 +43,9 @@ EventHandler = Callable[[Event], Awaitable[None]]
 # Applies a run of consecutive events of one type at once (fewer database round trips).
 BatchEventHandler = Callable[[Sequence[Event]], Awaitable[None]]
 MAX_BATCH = 500
+# A batch's span links to at most this many of its events' traces: the SDK's default span
+# limit, beyond which it drops links (after they were parsed).
+MAX_LINKS = 128
 
 # An unexpected exception (most likely a bug) is retried a few times, then parked with its
 # reason rather than blocking the partition forever; infrastructure errors never are.
@@ -55,6 +58,16 @@ def is_transient(exc: BaseException) -> bool:
         return True
     # Other driver errors raised while the server is away or restarting.
     return isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError")
+
+
+def _links_to(events: Sequence[Event]) -> list[trace.Link]:
+    """Links to the traces a batch's events came from: one per distinct trace context (the
+    events of one write share theirs), at most MAX_LINKS."""
+    parents = dict.fromkeys(e.traceparent for e in events if e.traceparent)
+    return [
+        trace.Link(trace.get_current_span(extract({"traceparent": p})).get_span_context())
+        for p in list(parents)[:MAX_LINKS]
+    ]
 
 
 class _Parked(Exception):
@@ -228,16 +241,8 @@ class EventConsumer:
         events = [event for _, event in run]
         handler = self._batch_handlers[events[0].type]
         backoff = 0.05
+        links = _links_to(events)
         while self._still_assigned(tp):
-            links = [
-                trace.Link(
-                    trace.get_current_span(
-                        extract({"traceparent": e.traceparent})
-                    ).get_span_context()
-                )
-                for e in events
-                if e.traceparent
-            ]
             try:
                 with tracer.start_as_current_span(
                     f"consume {events[0].type} x{len(events)}",

@@ -35,6 +35,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.propagate import extract
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -300,7 +301,9 @@ class OutboxRelay:
             return
         await self._faults.reach("relay.before_publish")
         # Send everything first (pipelined), then await the acks.
-        futures = [await self._send(event) for _, events in batch for _, event in events]
+        # The events of one write share their trace context: parsed once per batch.
+        contexts: dict[str, Context] = {}
+        futures = [await self._send(event, contexts) for _, events in batch for _, event in events]
         await asyncio.gather(*futures)
         for _, events in batch:
             for _, event in events:
@@ -331,10 +334,16 @@ class OutboxRelay:
             self._producer = producer
         return self._producer
 
-    async def _send(self, event: Event) -> asyncio.Future[Any]:
+    async def _send(self, event: Event, contexts: dict[str, Context]) -> asyncio.Future[Any]:
+        """Hand one event to the producer (`contexts`: trace contexts parsed before)."""
         topic = event_type(event.type).topic.physical(self._prefix)
         key, value, headers = event.to_kafka()
-        context = extract({"traceparent": event.traceparent}) if event.traceparent else None
+        context = None
+        if event.traceparent:
+            context = contexts.get(event.traceparent)
+            if context is None:
+                context = extract({"traceparent": event.traceparent})
+                contexts[event.traceparent] = context
         with tracer.start_as_current_span(
             f"publish {event.type}", context=context, kind=trace.SpanKind.PRODUCER
         ):

@@ -116,17 +116,22 @@ class Event:
         if not header_map.get("ce_type") or not header_map.get("ce_id"):
             raise MalformedEvent("unparseable", "missing ce_id or ce_type header")
         try:
-            json.loads(value or b"")
+            # The value is parsed once, by the SDK: what is not JSON comes back as text.
             ce = ce_kafka.from_binary_event(
                 ce_kafka.KafkaMessage(headers=header_map, key=key, value=value or b"")
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise MalformedEvent("unparseable", str(exc)[:300]) from exc
+        data = ce.get_data()
+        if not isinstance(data, dict):
+            try:
+                json.loads(value or b"")
+            except ValueError as exc:
+                raise MalformedEvent("unparseable", str(exc)[:300]) from exc
         if ce.get_specversion() != SPEC_VERSION:
             raise MalformedEvent("unparseable", f"specversion {ce.get_specversion()!r}")
         type_name = ce.get_type()
         kind = event_type(type_name)  # raises UnknownEventType
-        data = ce.get_data()
         if not isinstance(data, dict):
             raise MalformedEvent("schema-violation", "data is not a JSON object")
         try:

@@ -81,6 +81,7 @@ class CertificationRepository(Protocol):
     async def find(self, employee_id: str) -> CertificationRecord | None: ...
     async def find_many(self, employee_ids: Sequence[str]) -> dict[str, CertificationRecord]: ...
     async def add(self, record: CertificationRecord) -> None: ...
+    async def add_many(self, records: Sequence[CertificationRecord]) -> set[str]: ...
     async def save(self, record: CertificationRecord, *, expected_sequence: int) -> None: ...
     async def page(self, *, after: str | None, limit: int) -> list[CertificationRecord]: ...
     async def unacknowledged(
@@ -396,6 +397,13 @@ class EngagementHandlers:
         # Those without a record yet start from the directory: read together, not one by one.
         without = [e for e in changes if e not in stored]
         known = {e.id: e for e in await self.employees.get_many(without)} if without else {}
+        # The records a single event creates go in together (a bulk of leavers whose records
+        # do not exist yet: one insert, not one per employee); the rest one by one.
+        created = await self._create_records(
+            {e: changes[e][0] for e in without if len(changes[e]) == 1 and e in known},
+            rules=rules,
+            employees=known,
+        )
         gate = asyncio.Semaphore(RECORD_WRITES_IN_FLIGHT)
 
         async def apply(employee_id: str, in_order: list[RecordChange]) -> None:
@@ -409,11 +417,33 @@ class EngagementHandlers:
         # handing its events to the relay would leave them to the sweep); then the consumer
         # sees the first failure itself (whether it is transient decides the retry).
         outcomes = await asyncio.gather(
-            *(apply(e, c) for e, c in changes.items()), return_exceptions=True
+            *(apply(e, c) for e, c in changes.items() if e not in created),
+            return_exceptions=True,
         )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    async def _create_records(
+        self,
+        firsts: Mapping[str, RecordChange],
+        *,
+        rules: Rules,
+        employees: Mapping[str, Employee],
+    ) -> set[str]:
+        """New records, each from the directory's view and its one change, in one insert;
+        the employees whose record was created (one created meanwhile is left to the
+        one-by-one path, which reads it)."""
+        now = _now()
+        records = {}
+        for employee_id, change in firsts.items():
+            base = self._new_record(employees[employee_id])
+            records[employee_id] = certification.settle(change(base, now) or base, rules, now=now)
+        created = await self.certifications.add_many(list(records.values()))
+        for employee_id in created:
+            after = records[employee_id]
+            self.events_written(self.certifications, after.id, after.pending_events)
+        return created
 
     async def reassess_everyone(self, rules: Rules | None = None) -> int:
         """Announce every certification that the current rules (and time) changed."""

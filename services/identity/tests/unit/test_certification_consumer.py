@@ -23,6 +23,8 @@ class InMemoryCertifications:
     def __init__(self) -> None:
         self.rows: dict[str, CertificationRecord] = {}
         self.reads: list[str] = []  # "find:<id>" or "find_many"
+        self.inserts: list[list[str]] = []  # the ids of each add_many
+        self.created_meanwhile: dict[str, CertificationRecord] = {}  # by another writer
 
     async def find(self, employee_id: str) -> CertificationRecord | None:
         self.reads.append(f"find:{employee_id}")
@@ -36,6 +38,13 @@ class InMemoryCertifications:
         if record.id in self.rows:
             raise Conflict("exists", code="concurrent_change")
         self.rows[record.id] = record
+
+    async def add_many(self, records: Sequence[CertificationRecord]) -> set[str]:
+        self.rows.update(self.created_meanwhile)
+        self.inserts.append([r.id for r in records])
+        new = {r.id: r for r in records if r.id not in self.rows}
+        self.rows.update(new)
+        return set(new)
 
     async def save(self, record: CertificationRecord, *, expected_sequence: int) -> None:
         if self.rows[record.id].sequence != expected_sequence:
@@ -157,6 +166,7 @@ async def test_a_run_of_employees_without_records_reads_the_directory_once() -> 
     await handlers.apply_employee_events([updated(e, 2, "Left") for e in ("ann", "bob", "cy")])
 
     assert staff.reads == ["get_many:ann,bob,cy"]
+    assert records.inserts == [["ann", "bob", "cy"]]  # created together, not one by one
     assert {e: r.employee_sequence for e, r in records.rows.items()} == {
         "ann": 2,
         "bob": 2,
@@ -166,6 +176,20 @@ async def test_a_run_of_employees_without_records_reads_the_directory_once() -> 
     staff.reads.clear()
     await handlers.apply_employee_events([updated("ann", 3, "Back")])
     assert staff.reads == []
+
+
+async def test_a_record_created_meanwhile_is_read_and_changed_instead() -> None:
+    records, policy, staff = InMemoryCertifications(), OnePolicy(), Staff("ann", "bob")
+    handlers = handlers_with(records, policy, staff)
+    await handlers.apply_employee_events([updated("bob", 1, "Old")])
+    records.created_meanwhile = {"bob": records.rows.pop("bob")}  # back, by another writer
+    records.reads.clear()
+
+    await handlers.apply_employee_events([updated("ann", 2, "New"), updated("bob", 2, "Lead")])
+
+    assert records.inserts[-1] == ["ann", "bob"]
+    assert records.reads == ["find_many", "find:bob"]  # bob's record read, then changed
+    assert (records.rows["ann"].employee_sequence, records.rows["bob"].employee_sequence) == (2, 2)
 
 
 async def test_one_employee_failing_lets_the_others_finish_then_fails_the_run() -> None:

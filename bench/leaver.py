@@ -482,6 +482,11 @@ async def bulk(
         await producer.stop()
     await completions.wait_for(set(people), COMPLETION_DEADLINE_S, progress=True)
     seconds = max(completions.seen_at[p] for p in people) - began
+    # Where the time went: completions per 5 s since the first event was sent.
+    per_slot = [0] * (int(seconds // 5) + 1)
+    for p in people:
+        per_slot[int((completions.seen_at[p] - began) // 5)] += 1
+    print(f"# completions per 5 s: {per_slot}", flush=True)
     # Writes still under way when the last completion arrived (the relay clearing sent
     # events, the audit log's consumer) belong to the bulk too: let them settle.
     settled = await settle(client, access)

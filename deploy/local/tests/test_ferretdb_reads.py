@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
+from bson.regex import Regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -88,3 +89,43 @@ async def test_many_documents_of_one_shape_read_back_each_its_own(ns, mongo) -> 
         {"_id": f"g{i}", "holder": f"p{i}", "n": i, "at": now, "open": i % 2 == 0}
         for i in range(2000)
     ]
+
+
+async def test_in_with_many_values_matches_what_each_value_would(ns, mongo) -> None:
+    # Patch 8 answers `$in` on a string field from a set of the array's strings; arrays with
+    # a regex or a document, fields holding arrays and other types take the stock path.
+    docs = mongo[ns.database("kit")]["in_sets"]
+    values: list[Any] = [f"v{i}" for i in range(40)] + [7, None, "", "é日", "v1 "]
+    await docs.insert_many(
+        [{"_id": f"s{i}", "tag": v} for i, v in enumerate(values)]
+        + [
+            {"_id": "list", "tag": ["x", "v3"]},
+            {"_id": "number-as-text", "tag": "7"},
+            {"_id": "missing"},
+        ]
+    )
+
+    async def ids(query: dict[str, Any]) -> set[str]:
+        return {d["_id"] for d in await docs.find(query, {"_id": 1}).to_list()}
+
+    wanted = [f"v{i}" for i in range(0, 40, 2)] + ["", "é日", 7, "nope"]
+    expected = {f"s{i}" for i in range(0, 40, 2)} | {"s40", "s42", "s43"}
+    assert await ids({"tag": {"$in": wanted}}) == expected
+    assert await ids({"_id": {"$in": sorted(expected) + [f"x{i}" for i in range(20)]}}) == expected
+    # The same array for thousands of documents (one cached set), each its own answer.
+    many = [f"v{i}" for i in range(3, 40, 3)] + [f"w{i}" for i in range(20)]
+    assert await ids({"tag": {"$in": many}}) == {f"s{i}" for i in range(3, 40, 3)} | {"list"}
+    # Stock path: a regex among the values, or null matching the missing field.
+    with_regex = [*(f"w{i}" for i in range(20)), Regex("^v3")]
+    assert await ids({"tag": {"$in": with_regex}}) == {"s3", "s30", "s31", "s32"} | {
+        "s33",
+        "s34",
+        "s35",
+        "s36",
+        "s37",
+        "s38",
+        "s39",
+        "list",
+    }
+    with_null = [*(f"w{i}" for i in range(20)), None]
+    assert await ids({"tag": {"$in": with_null}}) == {"s41", "missing"}

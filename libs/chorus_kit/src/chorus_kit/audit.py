@@ -18,11 +18,10 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from chorus_kit.events.audit import AuditOutcome, AuditRecorded
 from chorus_kit.events.envelope import Event, new_event
-from chorus_kit.mongo import DUPLICATE_KEY
+from chorus_kit.mongo import insert_new
 from chorus_kit.outbox import ensure_outbox_index, new_document_outbox
 
 AUDIT_FIELDS = frozenset(AuditRecorded.model_fields)
@@ -101,12 +100,7 @@ class AuditLog:
         # One insert per run of entries (a leaver's offboarding records dozens at once);
         # an entry recorded by an earlier delivery is refused by its `_id` and skipped.
         for start in range(0, len(batch), 500):
-            try:
-                await self.entries.insert_many(batch[start : start + 500], ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
+            await insert_new(self.entries, batch[start : start + 500])
 
     async def search(
         self,

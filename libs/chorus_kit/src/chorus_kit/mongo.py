@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Hashable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient, UpdateOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
@@ -16,6 +16,7 @@ from chorus_kit import metrics
 from chorus_kit.settings import ServiceSettings
 
 MongoDocument = dict[str, Any]
+IN_CHUNKS = 500  # ids per `$in` query, statements per bulk
 
 
 class DocumentLocks:
@@ -115,7 +116,7 @@ async def apply_in_order(
     nothing. On a first event the upsert inserts; if the document exists with a newer
     sequence the upsert collides on `_id`, which means "already applied".
     """
-    update = {**update, "$set": {**update.get("$set", {}), "last_sequence": sequence}}
+    update = _with_sequence(update, sequence)
     first = _as_new_document(aggregate_id, update) if sequence == 1 else None
     try:
         if first is not None:
@@ -142,23 +143,29 @@ DUPLICATE_KEY = 11000
 
 
 async def apply_many_in_order(
-    collection: AsyncCollection[MongoDocument], effects: Sequence[ViewEffect]
+    collection: AsyncCollection[MongoDocument],
+    effects: Sequence[ViewEffect],
+    *,
+    existing: Collection[str] | None = None,
 ) -> int:
     """`apply_in_order` for a batch of events, in a few statements; returns how many applied.
 
-    First events become one `insert_many`, the others conditional upserts in bulk; an
+    First events become one `insert_many`; later events on documents that exist one bulk of
+    conditional updates, the others (a view starting mid-history) an upsert each. An
     aggregate seen twice in the batch starts a new round, so its events apply in order.
+    `existing`: aggregates the caller read as present (not read again); None: read here.
     """
     applied = 0
+    present = set(existing) if existing is not None else None
     for run in _runs_without_repeats(effects):
         inserts: list[MongoDocument] = []
         later: list[ViewEffect] = []
         for aggregate_id, sequence, update in run:
-            with_sequence = {
-                **update,
-                "$set": {**update.get("$set", {}), "last_sequence": sequence},
-            }
-            first = _as_new_document(aggregate_id, with_sequence) if sequence == 1 else None
+            first = (
+                _as_new_document(aggregate_id, _with_sequence(update, sequence))
+                if sequence == 1
+                else None
+            )
             if first is not None:
                 inserts.append(first)
             else:
@@ -168,22 +175,83 @@ async def apply_many_in_order(
                 applied += len((await collection.insert_many(inserts, ordered=False)).inserted_ids)
             except BulkWriteError as exc:
                 applied += _count_applied(exc, "nInserted")
-        # Later events one statement each, concurrently (a run holds each aggregate once).
-        # Not bulk_write: against FerretDB v1 a bulk of upserts that hits a duplicate `_id`
-        # answers without `nModified`, and PyMongo fails merging the result.
-        outcomes = await asyncio.gather(
-            *(apply_in_order(collection, aggregate_id=a, sequence=n, update=u) for a, n, u in later)
-        )
-        applied += sum(outcomes)
+        if later:
+            applied += await _apply_later(collection, later, present)
+        if present is not None:
+            present.update(a for a, _, _ in run)  # every one of them has its document now
     return applied
+
+
+async def _apply_later(
+    collection: AsyncCollection[MongoDocument],
+    later: Sequence[ViewEffect],
+    present: set[str] | None,
+) -> int:
+    """Events after an aggregate's first (each aggregate once). Documents that exist take
+    them in one bulk of updates, each conditional on the sequence: one command instead of
+    one per event (10,000 departures at once were 10,000 round trips and write locks).
+    Views are never deleted, so "exists" holds once read. An upsert is needed only where
+    the document is missing, and not in bulk: against FerretDB v1 a bulk of upserts that
+    hits a duplicate `_id` answers without `nModified`, and PyMongo fails merging it."""
+    ids = [a for a, _, _ in later]
+    if present is None:
+        present = set()
+        for start in range(0, len(ids), IN_CHUNKS):
+            chunk = ids[start : start + IN_CHUNKS]
+            found = collection.find({"_id": {"$in": chunk}}, {"_id": 1})
+            present.update(d["_id"] for d in await found.to_list())
+    updates = [
+        UpdateOne({"_id": a, "last_sequence": {"$lt": n}}, _with_sequence(u, n))
+        for a, n, u in later
+        if a in present
+    ]
+    applied = 0
+    # The other consumers of this process writing the same documents wait (FerretDB v1
+    # does not isolate a conditional update's read from its write; see DocumentLocks).
+    async with DOCUMENT_LOCKS.hold(namespace_of(collection), *ids):
+        for start in range(0, len(updates), IN_CHUNKS):
+            result = await collection.bulk_write(updates[start : start + IN_CHUNKS], ordered=False)
+            applied += result.modified_count
+        outcomes = await asyncio.gather(
+            *(
+                apply_in_order(collection, aggregate_id=a, sequence=n, update=u)
+                for a, n, u in later
+                if a not in present
+            )
+        )
+    return applied + sum(outcomes)
+
+
+def _with_sequence(update: dict[str, Any], sequence: int) -> dict[str, Any]:
+    return {**update, "$set": {**update.get("$set", {}), "last_sequence": sequence}}
+
+
+async def insert_new(
+    collection: AsyncCollection[MongoDocument], documents: Sequence[MongoDocument]
+) -> set[Any]:
+    """Insert the documents in one unordered insert; the `_id`s refused as present already
+    (written by an earlier delivery, or another writer). Any other write error is raised."""
+    if not documents:
+        return set()
+    try:
+        await collection.insert_many(list(documents), ordered=False)
+    except BulkWriteError as exc:
+        return {documents[index]["_id"] for index in _duplicate_indexes(exc)}
+    return set()
 
 
 def _count_applied(exc: BulkWriteError, counter: str) -> int:
     """A duplicate `_id` means "already applied"; any other write error is raised."""
-    others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
-    if others:
-        raise exc
+    _duplicate_indexes(exc)
     return int(exc.details.get(counter, 0))
+
+
+def _duplicate_indexes(exc: BulkWriteError) -> list[int]:
+    """Where a bulk was refused, if only for duplicate keys; otherwise `exc` is raised."""
+    errors = exc.details.get("writeErrors", [])
+    if any(e.get("code") != DUPLICATE_KEY for e in errors):
+        raise exc
+    return [int(e["index"]) for e in errors]
 
 
 def _runs_without_repeats(effects: Sequence[ViewEffect]) -> list[list[ViewEffect]]:

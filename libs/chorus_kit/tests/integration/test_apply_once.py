@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chorus_kit.mongo import apply_in_order, apply_many_in_order
+from chorus_kit.mongo import apply_in_order, apply_many_in_order, insert_new
 
 
 def push(event_id: str) -> dict[str, object]:
@@ -34,3 +34,34 @@ async def test_a_batch_applies_each_event_once_and_in_order(ns, mongo) -> None:
     assert await apply_many_in_order(view, batch) == 0  # the whole batch redelivered
     docs = {d["_id"]: d["history"] for d in await view.find().to_list()}
     assert docs == {"a": ["a1", "a2"], "b": ["b1"], "old": ["o1", "o2"], "c": ["c3"]}
+
+
+async def test_inserting_again_names_what_was_there_and_adds_the_rest(ns, mongo) -> None:
+    entries = mongo[ns.database("kit")]["entries"]
+    assert await insert_new(entries, [{"_id": "a", "n": 1}, {"_id": "b", "n": 1}]) == set()
+    # More than one wire batch of PyMongo's, so the refused indexes must map across batches.
+    again = [{"_id": "b", "n": 2}, *({"_id": f"new{i}", "n": 2} for i in range(1200))]
+    again.append({"_id": "a", "n": 2})
+    assert await insert_new(entries, again) == {"a", "b"}
+    assert await entries.count_documents({}) == 1202
+    assert await entries.count_documents({"n": 1}) == 2  # what was there is left as it was
+    assert await insert_new(entries, []) == set()
+
+
+async def test_later_events_on_many_documents_apply_once_whether_or_not_read_before(
+    ns, mongo
+) -> None:
+    view = mongo[ns.database("kit")]["many"]
+    ids = [f"p{i:04d}" for i in range(1200)]  # more than one bulk and one `$in` chunk
+    assert await apply_many_in_order(view, [(i, 1, push(f"{i}-1")) for i in ids]) == 1200
+    seconds = [(i, 2, push(f"{i}-2")) for i in ids]
+    # The caller read half of them; the rest (and one that does not exist) are looked up.
+    mid_history = ("late", 4, push("late-4"))
+    assert await apply_many_in_order(view, [*seconds[:600], mid_history]) == 601
+    assert await apply_many_in_order(view, seconds, existing=ids[:600]) == 600
+    assert await apply_many_in_order(view, seconds, existing=ids) == 0  # redelivered
+    assert await apply_many_in_order(view, seconds) == 0
+    docs = {d["_id"]: d for d in await view.find().to_list()}
+    assert len(docs) == 1201 and docs["late"]["history"] == ["late-4"]
+    assert all(docs[i]["history"] == [f"{i}-1", f"{i}-2"] for i in ids)
+    assert all(docs[i]["last_sequence"] == 2 for i in ids)

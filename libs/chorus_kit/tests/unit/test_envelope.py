@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -46,6 +47,17 @@ def test_kafka_round_trip_keeps_every_attribute() -> None:
     assert parsed.subject == "emp-1"
     assert parsed.data == event.data
     assert parsed.time == event.time
+
+
+def test_data_validated_on_the_way_in_is_not_validated_again() -> None:
+    key, value, headers = hired_event().to_kafka()
+    parsed = Event.from_kafka(key, value, headers)
+    first = parsed.data_as(EmployeeHired)
+    assert first.employee_id == "emp-1"
+    assert parsed.data_as(EmployeeHired) is first  # the model validated by from_kafka
+    # Another model, or an event not read from Kafka, is validated from `data`.
+    assert hired_event().data_as(EmployeeHired) == first
+    assert parsed == replace(parsed, validated=None)  # not part of the event's identity
 
 
 def test_outbox_round_trip() -> None:

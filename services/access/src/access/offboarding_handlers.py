@@ -12,9 +12,10 @@ together), after the employment mirror has applied them:
    (`<grant id>:end`, one insert per batch, stamped with the offboarding). A claim that
    exists already and names this offboarding is a previous attempt's: it is finished, not
    made again; one naming anything else belongs to another ender. Then the grants close:
-   - by one grouped conditional write per offboarding (`GrantStore.end_together`: open,
-     unchanged sequence, no event pending), their `grant.revoked` events and audit entries
-     carried by the offboarding's completion document (step 6), not by each grant. Only
+   - by one grouped conditional write per offboarding, all of a batch's in one bulk
+     command (`GrantStore.end_grouped`: open, unchanged sequence, no event pending),
+     their `grant.revoked` events and audit entries carried by the offboarding's
+     completion document (step 6), not by each grant. Only
      grants with nothing pending in their outbox go this way, so none of their older
      events can be published after the revoke;
    - else (events still pending, past its expiry, or changed since read) one by one, each
@@ -50,7 +51,7 @@ from prometheus_client import Histogram
 
 from access.adapters.account_store import AccountStore
 from access.adapters.connector_store import config_from
-from access.adapters.grant_store import GrantsForEnding, GrantStore
+from access.adapters.grant_store import GrantsForEnding, GrantStore, GroupedEnd
 from access.adapters.mongo_store import EmploymentView
 from access.adapters.offboarding_store import (
     COMPLETED,
@@ -380,10 +381,8 @@ class OffboardingHandlers:
         claims_by_grant = {c["grant_id"]: c for c in claims}
         changed: list[str] = []
         closed_now: dict[str, str] = {}
-
-        async def together(key: tuple[Any, ...], ended: list[Grant]) -> None:
-            offboarding_id, before, sequence, at, actor, reason = key
-            closed = await self.grants.end_together(
+        ends = [
+            GroupedEnd(
                 [g.id for g in ended],
                 expected_sequence=before,
                 sequence=sequence,
@@ -392,14 +391,17 @@ class OffboardingHandlers:
                 reason=reason,
                 offboarding_id=offboarding_id,
             )
-            closed_now.update(dict.fromkeys(closed, offboarding_id))
+            for (offboarding_id, before, sequence, at, actor, reason), ended in groups.items()
+        ]
+        for end, ended, closed in zip(
+            ends, groups.values(), await self.grants.end_grouped(ends), strict=True
+        ):
+            closed_now.update(dict.fromkeys(closed, end.offboarding_id))
             for after in ended:
                 if after.id in closed:
-                    carried[offboarding_id] += after.pending_events
+                    carried[end.offboarding_id] += after.pending_events
                 else:
                     changed.append(after.id)
-
-        await _bounded(self.concurrency, [together(k, g) for k, g in groups.items()])
         if changed:  # written meanwhile: read again, then one by one
             fresh = {g.id: g for g in await self.grants.get_many(changed)}
             one_by_one += [(claims_by_grant[g], fresh.get(g)) for g in changed]

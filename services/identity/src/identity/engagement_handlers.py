@@ -144,6 +144,19 @@ def _now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def _changed(
+    base: CertificationRecord,
+    change: RecordChange,
+    rules: Rules,
+    *,
+    audit: AuditRecorded | None = None,
+) -> CertificationRecord:
+    """`base` after `change`, re-assessed under `rules` (and audited, for a person's action)."""
+    now = _now()
+    after = certification.settle(change(base, now) or base, rules, now=now)
+    return audited(after, audit) if audit is not None else after
+
+
 def root_unit(tree: OrgTree) -> str:
     for unit in tree.units():
         if unit.parent_id is None:
@@ -361,11 +374,8 @@ class EngagementHandlers:
                 read = None
             else:
                 rules, stored = await self._rules(), await self.certifications.find(employee_id)
-            now = _now()
             base = stored or self._new_record(known or await self.employees.get(employee_id))
-            after = certification.settle(change(base, now) or base, rules, now=now)
-            if audit is not None:
-                after = audited(after, audit)
+            after = _changed(base, change, rules, audit=audit)
             if after == stored:
                 return stored  # nothing to change, nothing to announce
             try:
@@ -434,11 +444,10 @@ class EngagementHandlers:
         """New records, each from the directory's view and its one change, in one insert;
         the employees whose record was created (one created meanwhile is left to the
         one-by-one path, which reads it)."""
-        now = _now()
-        records = {}
-        for employee_id, change in firsts.items():
-            base = self._new_record(employees[employee_id])
-            records[employee_id] = certification.settle(change(base, now) or base, rules, now=now)
+        records = {
+            employee_id: _changed(self._new_record(employees[employee_id]), change, rules)
+            for employee_id, change in firsts.items()
+        }
         created = await self.certifications.add_many(list(records.values()))
         for employee_id in created:
             after = records[employee_id]

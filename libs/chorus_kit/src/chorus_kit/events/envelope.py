@@ -10,7 +10,7 @@ import builtins
 import json
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -45,12 +45,18 @@ class Event:
     sequence: int  # position of this event in its aggregate's history, from 1
     data: dict[str, Any]
     traceparent: str | None = None
+    # `data` as `from_kafka` validated it: `data_as` of the same model returns it instead of
+    # validating again (a consumer of a bulk of leavers validated each event twice).
+    # Handlers treat event data as read-only.
+    validated: BaseModel | None = field(default=None, compare=False, repr=False)
 
     @property
     def topic_name(self) -> str:
         return event_type(self.type).topic.name
 
     def data_as(self, model: builtins.type[ModelT]) -> ModelT:
+        if type(self.validated) is model:
+            return self.validated
         return model.model_validate(self.data)
 
     # --- outbox form (stored inside the aggregate's document) ---------------------------
@@ -135,7 +141,7 @@ class Event:
         if not isinstance(data, dict):
             raise MalformedEvent("schema-violation", "data is not a JSON object")
         try:
-            kind.data_model.model_validate(data)
+            validated = kind.data_model.model_validate(data)
         except ValidationError as exc:
             # Field paths and messages only: never echo the values (they may be personal).
             problems = "; ".join(
@@ -162,6 +168,7 @@ class Event:
             sequence=sequence,
             data=data,
             traceparent=str(traceparent) if traceparent else None,
+            validated=validated,
         )
 
 

@@ -9,8 +9,8 @@ holds what the effect needs, so if its winner dies before writing the grant, any
 finishes it later (with the same event ids, see `access.domain.aggregate.effect_id`).
 
 For the vault: `GrantStore.active_grant(account_id, holder_id, roles)`; for the leaver flow:
-`GrantStore.read_for_ending(ids)` and `GrantStore.end_together(...)`: many grants closed by
-one grouped write whose end events ride in the offboarding's completion document (a
+`GrantStore.read_for_ending(ids)` and `GrantStore.end_grouped(...)`: many grants closed by
+grouped writes whose end events ride in the offboarding's completion document (a
 carrier, see `chorus_kit.outbox.carrier_outbox`) instead of each grant's outbox. Such a
 grant says so: `end_carried_by` (the offboarding) and `end_from_sequence` (its sequence
 before), from which the same events are rebuilt if the offboarding is resumed.
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateMany
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -67,6 +67,30 @@ def visible_filter(visibility: Visibility) -> dict[str, Any]:
             {"account_unit_id": {"$in": sorted(visibility.reader_units)}},
         ]
     }
+
+
+@dataclass(frozen=True)
+class GroupedEnd:
+    """Grants of one offboarding, all at one sequence, ending alike in one write."""
+
+    grant_ids: Sequence[str]
+    expected_sequence: int
+    sequence: int
+    revoked_at: datetime
+    revoked_by: str
+    reason: str
+    offboarding_id: str
+
+    def ended_fields(self) -> dict[str, Any]:
+        return {
+            "revoked_at": self.revoked_at,
+            "revoked_by": self.revoked_by,
+            "revoke_reason": self.reason,
+            "offboarding_id": self.offboarding_id,
+            "sequence": self.sequence,
+            END_CARRIED_BY: self.offboarding_id,
+            END_FROM_SEQUENCE: self.expected_sequence,
+        }
 
 
 @dataclass(frozen=True)
@@ -173,55 +197,47 @@ class GrantStore:
                     )
         return GrantsForEnding(grants, frozenset(pending), carried)
 
-    async def end_together(
-        self,
-        grant_ids: Sequence[str],
-        *,
-        expected_sequence: int,
-        sequence: int,
-        revoked_at: datetime,
-        revoked_by: str,
-        reason: str,
-        offboarding_id: str,
-    ) -> set[str]:
-        """Close in one grouped write (per chunk) the grants still open at
-        `expected_sequence` with no event pending, their end events carried by offboarding
-        `offboarding_id`'s completion; the ids that are now closed so."""
-        ended = {
-            "revoked_at": revoked_at,
-            "revoked_by": revoked_by,
-            "revoke_reason": reason,
-            "offboarding_id": offboarding_id,
-            "sequence": sequence,
-            END_CARRIED_BY: offboarding_id,
-            END_FROM_SEQUENCE: expected_sequence,
-        }
-        done: set[str] = set()
-        for start in range(0, len(grant_ids), IN_CHUNKS):
-            chunk = list(grant_ids[start : start + IN_CHUNKS])
-            async with DOCUMENT_LOCKS.hold(namespace_of(self.collection), *chunk):
-                result = await self.collection.update_many(
-                    {
-                        "_id": {"$in": chunk},
-                        "sequence": expected_sequence,
-                        "revoked_at": None,
-                        PENDING: False,
-                    },
-                    {"$set": ended},
-                )
-            if result.modified_count == len(chunk):
-                done.update(chunk)
-                self.due.forget(chunk)
-                continue
-            # Some changed meanwhile (or a previous attempt closed them): see which are ours.
-            read = await self.read_for_ending(chunk)
-            done.update(
-                g
-                for g, (by, before) in read.carried.items()
-                if by == offboarding_id and before == expected_sequence
+    async def end_grouped(self, groups: Sequence[GroupedEnd]) -> list[set[str]]:
+        """Close each group's grants still open at its `expected_sequence` with no event
+        pending, their end events carried by the group's offboarding's completion; per
+        group, the ids now closed so.
+
+        One conditional `update_many` per group, all in one bulk command per chunk (a batch
+        of 500 leavers was 500 commands, each a round trip and a turn at the write lock).
+        The bulk answers one count for all: when some did not close (changed meanwhile, or
+        closed by a previous attempt) the grants are read back to tell which are whose."""
+        statements = [
+            UpdateMany(
+                {
+                    "_id": {"$in": list(group.grant_ids)},
+                    "sequence": group.expected_sequence,
+                    "revoked_at": None,
+                    PENDING: False,
+                },
+                {"$set": group.ended_fields()},
             )
-        self.due.forget(done)
-        return done
+            for group in groups
+        ]
+        ids = [g for group in groups for g in group.grant_ids]
+        modified = 0
+        async with DOCUMENT_LOCKS.hold(namespace_of(self.collection), *ids):
+            for start in range(0, len(statements), IN_CHUNKS):
+                chunk = statements[start : start + IN_CHUNKS]
+                modified += (await self.collection.bulk_write(chunk, ordered=False)).modified_count
+        if modified == len(ids):
+            closed = [set(group.grant_ids) for group in groups]
+        else:
+            carried = (await self.read_for_ending(ids)).carried
+            closed = [
+                {
+                    g
+                    for g in group.grant_ids
+                    if carried.get(g) == (group.offboarding_id, group.expected_sequence)
+                }
+                for group in groups
+            ]
+        self.due.forget(g for done in closed for g in done)
+        return closed
 
     async def find(self, grant_id: str) -> Grant | None:
         document = await self.collection.find_one({"_id": grant_id}, {"outbox": 0})

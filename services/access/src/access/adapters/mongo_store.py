@@ -36,7 +36,9 @@ class EmploymentView:
             )
             held.update({d["_id"]: int(d.get("last_sequence", 0)) for d in await cursor.to_list()})
         behind = [(a, n, u) for a, n, u in effects if held.get(a, 0) < n]
-        return await apply_many_in_order(self.collection, behind) if behind else 0
+        if not behind:
+            return 0
+        return await apply_many_in_order(self.collection, behind, existing=held.keys())
 
     async def get(self, employee_id: str) -> dict[str, Any]:
         document = await self.collection.find_one({"_id": employee_id})

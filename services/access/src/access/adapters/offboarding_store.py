@@ -22,11 +22,10 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from access.domain.offboarding import Handover, Plan
 from chorus_kit.events import Event
-from chorus_kit.mongo import DOCUMENT_LOCKS, DUPLICATE_KEY, namespace_of
+from chorus_kit.mongo import DOCUMENT_LOCKS, insert_new, namespace_of
 from chorus_kit.outbox import carrier_outbox, ensure_outbox_index
 
 IN_PROGRESS = "in_progress"
@@ -110,7 +109,7 @@ class OffboardingStore:
             for plan in plans
         ]
         for start in range(0, len(documents), INSERT_CHUNK):
-            await _insert_new(self.collection, documents[start : start + INSERT_CHUNK])
+            await insert_new(self.collection, documents[start : start + INSERT_CHUNK])
 
     async def replan_handovers(self, offboarding_id: str, handovers: Sequence[Handover]) -> None:
         """A resumed offboarding's handovers, decided again for accounts still to hand over."""
@@ -132,7 +131,7 @@ class OffboardingStore:
         inserted: list[str] = []
         for start in range(0, len(documents), INSERT_CHUNK):
             chunk = documents[start : start + INSERT_CHUNK]
-            refused = await _insert_new(self.completions, chunk)
+            refused = await insert_new(self.completions, chunk)
             inserted += [d["_id"] for d in chunk if d["_id"] not in refused]
         return inserted
 
@@ -142,7 +141,7 @@ class OffboardingStore:
         won: set[str] = set()
         for start in range(0, len(claims), INSERT_CHUNK):
             chunk = claims[start : start + INSERT_CHUNK]
-            refused = await _insert_new(self.claims, chunk)
+            refused = await insert_new(self.claims, chunk)
             won |= {c["_id"] for c in chunk} - refused
         return won
 
@@ -179,19 +178,3 @@ class OffboardingStore:
             )
             for person, c in counts.items()
         }
-
-
-async def _insert_new(
-    collection: AsyncCollection[dict[str, Any]], documents: Sequence[dict[str, Any]]
-) -> set[str]:
-    """Insert what is not there yet; the ids refused as present already."""
-    if not documents:
-        return set()
-    try:
-        await collection.insert_many(list(documents), ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        return {documents[e["index"]]["_id"] for e in errors}
-    return set()

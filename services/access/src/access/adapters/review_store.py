@@ -16,7 +16,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from access.adapters.effect_claims import TurnClaims
 from access.adapters.grant_store import active_at_filter
@@ -33,7 +33,7 @@ from access.domain.reviews import (
 )
 from chorus_kit.errors import NotFound
 from chorus_kit.events.access import AccountRole
-from chorus_kit.mongo import DOCUMENT_LOCKS, DUPLICATE_KEY, namespace_of
+from chorus_kit.mongo import DOCUMENT_LOCKS, insert_new, namespace_of
 from chorus_kit.outbox import ensure_outbox_index, new_document_outbox, outbox_fields
 
 IN_CHUNKS = 500
@@ -190,12 +190,7 @@ class ReviewStore:
         """Insert the items; those written before (a start finished twice) stay as they are."""
         documents = [{**_item_state(i), **new_document_outbox(i.pending_events)} for i in items]
         for start in range(0, len(documents), INSERT_CHUNK):
-            try:
-                await self.items.insert_many(documents[start : start + INSERT_CHUNK], ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
+            await insert_new(self.items, documents[start : start + INSERT_CHUNK])
 
     async def count_items(self, review_id: str) -> int:
         return await self.items.count_documents({"review_id": review_id})

@@ -9,11 +9,11 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from chorus_kit.errors import Conflict
 from chorus_kit.events.identity import EmploymentStatus, Role
-from chorus_kit.mongo import DOCUMENT_LOCKS, DUPLICATE_KEY, namespace_of
+from chorus_kit.mongo import DOCUMENT_LOCKS, insert_new, namespace_of
 from chorus_kit.outbox import ensure_outbox_index, new_document_outbox, outbox_fields
 from identity.domain.certification import CertificationRecord
 from identity.domain.training import Completion
@@ -57,15 +57,8 @@ class CertificationStore:
         if not records:
             return set()
         documents = [{**_state(r), **new_document_outbox(r.pending_events)} for r in records]
-        try:
-            await self.collection.insert_many(documents, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            existed = {records[e["index"]].id for e in errors}
-            return {r.id for r in records} - existed
-        return {r.id for r in records}
+        existed = await insert_new(self.collection, documents)
+        return {r.id for r in records} - existed
 
     async def save(self, record: CertificationRecord, *, expected_sequence: int) -> None:
         async with DOCUMENT_LOCKS.hold(namespace_of(self.collection), record.id):

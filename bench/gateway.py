@@ -51,7 +51,7 @@ OWNERS_PER_ACCOUNT = 20  # access takes at most 20 owners at registration
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 SATURATE_S = float(os.environ.get("BENCH_SATURATE_SECONDS", "6"))
 STEADY_S = float(os.environ.get("BENCH_STEADY_SECONDS", "10"))
-STEADY_REQUESTS = int(os.environ.get("BENCH_STEADY_REQUESTS", "300"))
+STEADY_REQUESTS = int(os.environ.get("BENCH_STEADY_REQUESTS", "1000"))
 STEADY_MAX_S = float(os.environ.get("BENCH_STEADY_MAX_SECONDS", "90"))
 MAX_OPEN_CONNECTIONS = 256
 

@@ -17,14 +17,16 @@ from tests.support.schema_watch import EXPECT_INVALID
 INVALID = (EXPECT_INVALID, b"1")
 
 
-def _good_headers(event_type: bytes, subject: bytes) -> list[tuple[str, bytes]]:
+def _good_headers(
+    event_type: bytes, subject: bytes, time: bytes = b"2026-11-23T10:00:00Z"
+) -> list[tuple[str, bytes]]:
     return [
         ("ce_specversion", b"1.0"),
         ("ce_id", b"bad-1"),
         ("ce_source", b"/test"),
         ("ce_type", event_type),
         ("ce_subject", subject),
-        ("ce_time", b"2026-11-23T10:00:00Z"),
+        ("ce_time", time),
         ("ce_sequence", b"1"),
         ("content-type", b"application/json"),
         INVALID,
@@ -50,6 +52,12 @@ async def test_malformed_messages_are_dead_lettered_and_the_next_is_processed(ns
                 json.dumps({"employee_id": "k", "email": 7}).encode(),
                 _good_headers(hired, b"k"),
             ),
+            # A time without an offset (the SDK's own error once escaped the parser).
+            (
+                b"k",
+                json.dumps({"employee_id": "k", "email": "k@example.com"}).encode(),
+                _good_headers(hired, b"k", time=b"2026-11-23T10:00:00"),
+            ),
         ],
     )
     good = hire(identity.url, ns.token(Role.ADMIN, "company"), 1).json()
@@ -57,18 +65,18 @@ async def test_malformed_messages_are_dead_lettered_and_the_next_is_processed(ns
     dlq = f"{topic}.access.dlq"
     parked = await eventually(
         lambda: read_topic(ns.infra.bootstrap, dlq),
-        lambda r: len(r) >= 3,
-        what="three messages parked",
+        lambda r: len(r) >= 4,
+        what="four messages parked",
     )
     reasons = [dict(r.headers)["chorus_dlq_reason"] for r in parked]
-    assert reasons == [b"unparseable", b"unknown-type", b"schema-violation"]
+    assert reasons == [b"unparseable", b"unknown-type", b"schema-violation", b"unparseable"]
     assert all(dict(r.headers)["chorus_dlq_topic"] == topic.encode() for r in parked)
     view = mongo[ns.database("access")]["employment"]
     await eventually(lambda: view.find_one({"_id": good["id"]}), what="the good message applied")
 
     alerts = await eventually(
         lambda: read_topic(ns.infra.bootstrap, ns.topic(PLATFORM_ALERT.name)),
-        lambda r: len(r) >= 3,
+        lambda r: len(r) >= 4,
         what="an alert per parked message",
     )
     assert {json.loads(a.value)["reason"] for a in alerts} == {
@@ -78,7 +86,7 @@ async def test_malformed_messages_are_dead_lettered_and_the_next_is_processed(ns
     }
     metrics = httpx.get(f"{access.url}/metrics").text
     assert (
-        'chorus_dlq_messages_total{group="' + ns.topic_prefix + 'access",reason="unparseable"} 1.0'
+        'chorus_dlq_messages_total{group="' + ns.topic_prefix + 'access",reason="unparseable"} 2.0'
         in metrics
     )
 
@@ -86,16 +94,16 @@ async def test_malformed_messages_are_dead_lettered_and_the_next_is_processed(ns
     replayed = await replay_dead_letters(
         ns.infra.bootstrap, topic=EMPLOYEE.name, group="access", prefix=ns.topic_prefix
     )
-    assert replayed == 3
+    assert replayed == 4
     await eventually(
         lambda: read_topic(ns.infra.bootstrap, dlq),
-        lambda r: len(r) == 6,
+        lambda r: len(r) == 8,
         what="replayed messages parked again",
     )
-    # Replay remembers how far it got: only the three newly parked ones go again.
+    # Replay remembers how far it got: only the four newly parked ones go again.
     assert (
         await replay_dead_letters(
             ns.infra.bootstrap, topic=EMPLOYEE.name, group="access", prefix=ns.topic_prefix
         )
-        == 3
+        == 4
     )

@@ -108,6 +108,28 @@ def test_schema_violation_names_the_field_not_the_value() -> None:
     assert "hunter2" not in caught.value.detail
 
 
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (b"2026-12-07T15:28:40.330515Z", datetime(2026, 12, 7, 15, 28, 40, 330515, tzinfo=UTC)),
+        (b"2026-12-07T17:28:40+02:00", datetime(2026, 12, 7, 15, 28, 40, tzinfo=UTC)),
+        # Forms the standard library does not read are read by the SDK.
+        (b"2026-12-07t15:28:40z", datetime(2026, 12, 7, 15, 28, 40, tzinfo=UTC)),
+    ],
+)
+def test_time_in_each_rfc3339_form(header: bytes, expected: datetime) -> None:
+    parsed = Event.from_kafka(*_message(ce_time=header))
+    assert parsed.time == expected
+    assert parsed.time.utcoffset() is not None
+
+
+@pytest.mark.parametrize("header", [b"2026-12-07T15:28:40", b"yesterday", b"\xff"])
+def test_time_without_offset_or_unreadable_is_unparseable(header: bytes) -> None:
+    with pytest.raises(MalformedEvent) as caught:
+        Event.from_kafka(*_message(ce_time=header))
+    assert caught.value.reason == "unparseable"
+
+
 def test_key_must_match_subject() -> None:
     _, value, headers = _message()
     with pytest.raises(MalformedEvent):

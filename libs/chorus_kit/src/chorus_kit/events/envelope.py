@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from cloudevents.core.bindings import kafka as ce_kafka
+from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.v1.event import CloudEvent
 from opentelemetry.propagate import inject
 from pydantic import BaseModel, ValidationError
@@ -121,12 +122,20 @@ class Event:
         header_map = {k: v for k, v in headers if k.startswith("ce_") or k == "content-type"}
         if not header_map.get("ce_type") or not header_map.get("ce_id"):
             raise MalformedEvent("unparseable", "missing ce_id or ce_type header")
+        # The time is read here when the standard library can: the SDK's parser (dateutil)
+        # was half of the cost of reading an event, and a bulk of leavers has access read
+        # ~200,000. Other forms (a lowercase `t`, say) are left to the SDK.
+        when = _iso_time(header_map.get("ce_time"))
+        if when is not None:
+            del header_map["ce_time"]
         try:
             # The value is parsed once, by the SDK: what is not JSON comes back as text.
             ce = ce_kafka.from_binary_event(
                 ce_kafka.KafkaMessage(headers=header_map, key=key, value=value or b"")
             )
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, BaseCloudEventException) as exc:
+            # The SDK's validation error subclasses none of the others (a time without an
+            # offset raised it out of here, and a consumer treated it as a handler's failure).
             raise MalformedEvent("unparseable", str(exc)[:300]) from exc
         data = ce.get_data()
         if not isinstance(data, dict):
@@ -153,7 +162,7 @@ class Event:
         except ValueError as exc:
             raise MalformedEvent("schema-violation", "ce_sequence is not an integer") from exc
         subject = ce.get_subject()
-        when = ce.get_time()
+        when = when or ce.get_time()
         if not subject or when is None or sequence < 1:
             raise MalformedEvent("schema-violation", "subject, time and sequence are required")
         if key is not None and key.decode(errors="replace") != subject:
@@ -170,6 +179,16 @@ class Event:
             traceparent=str(traceparent) if traceparent else None,
             validated=validated,
         )
+
+
+def _iso_time(raw: bytes | None) -> datetime | None:
+    """The header's time if the standard library reads it with its offset; else None (the
+    SDK reads it, or refuses it: a time without an offset is not a CloudEvents time)."""
+    try:
+        when = datetime.fromisoformat(raw.decode()) if raw else None
+    except ValueError:
+        return None
+    return when if when is not None and when.tzinfo is not None else None
 
 
 def new_event(

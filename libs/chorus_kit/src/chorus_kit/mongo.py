@@ -16,7 +16,9 @@ from chorus_kit import metrics
 from chorus_kit.settings import ServiceSettings
 
 MongoDocument = dict[str, Any]
-IN_CHUNKS = 500  # ids per `$in` query, statements per bulk
+# Ids per `$in` query (the local FerretDB narrows an `$in` of up to 500 ids to its `_id`
+# index), statements per bulk. Every store chunks by it.
+IN_CHUNKS = 500
 
 
 class DocumentLocks:

@@ -315,8 +315,13 @@ class OutboxRelay:
                     await asyncio.sleep(0)
         # The acks one by one: a gather of thousands of futures held the event loop ~0.1 s
         # (a callback and bookkeeping per future), awaiting a future already done does not.
-        for future in futures:
-            await future
+        for n, future in enumerate(futures):
+            try:
+                await future
+            except BaseException:
+                for rest in futures[n + 1 :]:  # their failures are this one's: not logged
+                    rest.add_done_callback(_retrieve_exception)
+                raise
         for _, events in batch:
             for _, event in events:
                 self._recently_sent[event.id] = None
@@ -415,6 +420,11 @@ class OutboxRelay:
             return False  # another replica sweeps this collection
         self._lease_until[name] = until
         return True
+
+
+def _retrieve_exception(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _slots(events: Sequence[Event]) -> dict[str, str]:

@@ -216,23 +216,23 @@ class OffboardingHandlers:
         await mine
 
     async def _carry_out(self, events: Sequence[Event]) -> None:
-        # The mirror first: the flow judges managers by it, and whoever reads access's
-        # employment sees the leaver gone before their grants go (events the mirror's own
-        # group applied already are skipped, see `EmploymentView.apply_many`).
-        await self.mirrors.record_employment_changes(events)
-        await self.faults.reach("offboarding.before_effects")
-        await self.offboard([departure_from(e) for e in events])
+        await self.offboard([departure_from(e) for e in events], events=events)
 
-    async def offboard(self, departures: Sequence[Departure]) -> int:
-        """Carry out a batch of departures (idempotent); how many completed now."""
+    async def offboard(
+        self, departures: Sequence[Departure], *, events: Sequence[Event] = ()
+    ) -> int:
+        """Carry out a batch of departures (idempotent); how many completed now. `events`
+        (the departures' own) are applied to the employment mirror first."""
         began = time.perf_counter()
         unique = list({d.offboarding_id: d for d in departures}.values())
         now = utc_now()
-        # Reads that depend on nothing but the events, at once (each a round trip).
-        earlier, held, people, leases = await asyncio.gather(
+        # The reads at once, beside the mirror's write (each a round trip, and the mirror's
+        # and the grants' the longest of a batch): only the managers wait for the mirror,
+        # only the grants and their accounts for the holdings that name them.
+        earlier, (read, account_list), people, leases = await asyncio.gather(
             self.store.find_many(d.offboarding_id for d in unique),
-            self.grants.holdings.held_by(d.person.id for d in unique),
-            self._people(unique),
+            self._grants_held(unique),
+            self._people_after_mirroring(unique, events),
             self.store.lease_facts(
                 {d.person.id for d in unique},
                 since=now - LEAVER_LOOKBACK,
@@ -242,11 +242,6 @@ class OffboardingHandlers:
         todo = [d for d in unique if earlier.get(d.offboarding_id, {}).get("status") != COMPLETED]
         if not todo:
             return 0
-        # The grants and their accounts at once (the holdings name both).
-        read, account_list = await asyncio.gather(
-            self.grants.read_for_ending(g for mine in held.values() for g in mine),
-            self.ownerships.accounts.get_many({a for mine in held.values() for a in mine.values()}),
-        )
         known = read.grants
         accounts = {a.id: a for a in account_list}
         plans = plan_departures(
@@ -293,6 +288,28 @@ class OffboardingHandlers:
         return done
 
     # --- planning ---------------------------------------------------------------------------
+    async def _people_after_mirroring(
+        self, departures: Sequence[Departure], events: Sequence[Event]
+    ) -> dict[str, Person]:
+        # The mirror first: the flow judges managers by it, and whoever reads access's
+        # employment sees the leaver gone before their grants go (nothing ends before this
+        # returns; events the mirror's own group applied already are skipped, see
+        # `EmploymentView.apply_many`).
+        if events:
+            await self.mirrors.record_employment_changes(events)
+            await self.faults.reach("offboarding.before_effects")
+        return await self._people(departures)
+
+    async def _grants_held(
+        self, departures: Sequence[Departure]
+    ) -> tuple[GrantsForEnding, Sequence[Account]]:
+        """The grants the people hold (by `_id`, through their holdings) and their accounts."""
+        held = await self.grants.holdings.held_by(d.person.id for d in departures)
+        return await asyncio.gather(
+            self.grants.read_for_ending(g for mine in held.values() for g in mine),
+            self.ownerships.accounts.get_many({a for mine in held.values() for a in mine.values()}),
+        )
+
     async def _people(self, departures: Sequence[Departure]) -> dict[str, Person]:
         """The managers who might take over, as access's mirror knows them now."""
         chains = {m for d in departures for m in d.person.manager_chain}

@@ -31,10 +31,8 @@ from access.domain.connectors import (
 from access.domain.vault import Sealed
 from chorus_kit.errors import Conflict, NotFound
 from chorus_kit.events.identity import SocialNetwork
-from chorus_kit.mongo import DOCUMENT_LOCKS, namespace_of
+from chorus_kit.mongo import DOCUMENT_LOCKS, IN_CHUNKS, namespace_of
 from chorus_kit.outbox import ensure_outbox_index, new_document_outbox, outbox_fields
-
-IN_CHUNKS = 500
 
 
 class ConnectorConfigStore:

@@ -18,11 +18,10 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from chorus_kit.mongo import DOCUMENT_LOCKS, namespace_of
+from chorus_kit.mongo import DOCUMENT_LOCKS, IN_CHUNKS, namespace_of
 
 log = logging.getLogger(__name__)
 
-IN_CHUNKS = 500
 # A document that says the index was built from every grant (databases older than it).
 BUILT = "__built__"
 

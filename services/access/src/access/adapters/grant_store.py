@@ -35,10 +35,9 @@ from access.domain.authorization import Visibility
 from access.domain.grants import Grant
 from chorus_kit.errors import NotFound
 from chorus_kit.events.access import AccountRole
-from chorus_kit.mongo import DOCUMENT_LOCKS, namespace_of
+from chorus_kit.mongo import DOCUMENT_LOCKS, IN_CHUNKS, namespace_of
 from chorus_kit.outbox import PENDING, ensure_outbox_index, new_document_outbox, outbox_fields
 
-IN_CHUNKS = 500
 END_CARRIED_BY = "end_carried_by"
 END_FROM_SEQUENCE = "end_from_sequence"
 # What the vault and the gateway get: a grant as stored (an interval), without its events.

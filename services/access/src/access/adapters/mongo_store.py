@@ -12,9 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from access.domain.org_view import MirroredUnit, UnitTree
 from chorus_kit.errors import NotFound
 from chorus_kit.events.identity import EmploymentStatus, UnitKind
-from chorus_kit.mongo import ViewEffect, apply_many_in_order
-
-IN_CHUNKS = 500  # ids per `$in` query
+from chorus_kit.mongo import IN_CHUNKS, ViewEffect, apply_many_in_order
 
 
 class EmploymentView:

@@ -25,12 +25,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from access.domain.offboarding import Handover, Plan
 from chorus_kit.events import Event
-from chorus_kit.mongo import DOCUMENT_LOCKS, insert_new, namespace_of
+from chorus_kit.mongo import DOCUMENT_LOCKS, IN_CHUNKS, insert_new, namespace_of
 from chorus_kit.outbox import carrier_outbox, ensure_outbox_index
 
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
-IN_CHUNKS = 500
 # Documents per insert: one statement each, well below FerretDB v1's limit per request.
 INSERT_CHUNK = 500
 

@@ -33,10 +33,9 @@ from access.domain.reviews import (
 )
 from chorus_kit.errors import NotFound
 from chorus_kit.events.access import AccountRole
-from chorus_kit.mongo import DOCUMENT_LOCKS, insert_new, namespace_of
+from chorus_kit.mongo import DOCUMENT_LOCKS, IN_CHUNKS, insert_new, namespace_of
 from chorus_kit.outbox import ensure_outbox_index, new_document_outbox, outbox_fields
 
-IN_CHUNKS = 500
 INSERT_CHUNK = 500
 
 

@@ -13,15 +13,13 @@ from pymongo.errors import DuplicateKeyError
 
 from chorus_kit.errors import Conflict
 from chorus_kit.events.identity import EmploymentStatus, Role
-from chorus_kit.mongo import DOCUMENT_LOCKS, insert_new, namespace_of
+from chorus_kit.mongo import DOCUMENT_LOCKS, IN_CHUNKS, insert_new, namespace_of
 from chorus_kit.outbox import ensure_outbox_index, new_document_outbox, outbox_fields
 from identity.domain.certification import CertificationRecord
 from identity.domain.training import Completion
 
 # What a page of records needs (never the outbox).
 _WITHOUT_OUTBOX = {"outbox": 0}
-# Ids per `$in` (FerretDB v1 narrows `$in` of ≤ 500 ids to its `_id` index).
-IN_CHUNKS = 500
 
 
 class CertificationStore:

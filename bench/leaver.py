@@ -27,8 +27,12 @@ Real processes (identity, access), real Kafka and FerretDB.
   (`chorus_db_written_documents_total` on its /metrics); the bulk's figure is the
   difference across it. Raw rate: single-document updates by `_id`, 16 in flight, on a
   5,000-document collection of the same database server, in the same run.
-The machine is shared: other work on it moves these figures. The last line is one JSON
-object of the figures.
+- CPU: what each process (access, identity, FerretDB, Kafka) spent from the first bulk
+  event sent until its writes settled, from /proc (`bulk_cpu_s`, and per leaver).
+The machine is shared: other work on it moves these figures. The same code took 59.0 and
+67.3 s forty minutes apart, every process spending 14-17% more CPU in the slower run: when
+the machine slows, all CPU figures rise alike, and a change to one process shows as a
+change in its share. The last line is one JSON object of the figures.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
-from bench._infra import bench_infra
+from bench._infra import bench_infra, cpu_seconds
 from chorus_kit.auth import load_or_create_dev_key
 from chorus_kit.events import new_event
 from chorus_kit.events.catalogue import EMPLOYEE, OFFBOARDING
@@ -405,8 +409,10 @@ async def bulk(
     managers: list[str],
     account_ids: list[str],
     completions: Completions,
-) -> tuple[float, float, float]:
-    """(seconds, documents written, write commands) for BULK leavers at once."""
+    pids: dict[str, int],
+) -> tuple[float, float, float, dict[str, float]]:
+    """(seconds, documents written, write commands, CPU seconds per process) for BULK
+    leavers at once."""
     now = datetime.now(UTC)
     people = [f"bulk-{uuid.uuid4()}" for _ in range(BULK)]
     chain = managers[:2]
@@ -467,6 +473,7 @@ async def bulk(
     commands_before = await metric_total(client, access, "chorus_db_write_commands_total")
     producer = create_producer(bootstrap, client_id="bench-bulk")
     await producer.start()
+    cpu_before = cpu_seconds(pids)
     began = time.perf_counter()
     try:
         futures = []
@@ -494,7 +501,13 @@ async def bulk(
     commands = (
         await metric_total(client, access, "chorus_db_write_commands_total") - commands_before
     )
-    return seconds, documents, commands
+    cpu_after = cpu_seconds(pids)
+    # What each process spent on the bulk, settling writes included. On a shared machine
+    # whose speed drifts, runs compared by CPU per leaver agree where their seconds do not.
+    cpu = {n: round(cpu_after[n] - cpu_before[n], 1) for n in cpu_after if n in cpu_before}
+    spent = (f"{n} {v:.1f} s ({1000 * v / len(people):.2f} ms/leaver)" for n, v in cpu.items())
+    print(f"# CPU over the bulk: {', '.join(spent)}", flush=True)
+    return seconds, documents, commands, cpu
 
 
 async def settle(client: httpx.AsyncClient, access: str) -> float:
@@ -530,7 +543,13 @@ async def raw_update_rate(mongo_uri: str, database: str) -> float:
 
 
 async def measure(
-    identity: str, access_process: ServiceProcess, bootstrap: str, mongo_uri: str, run: str
+    identity: str,
+    access_process: ServiceProcess,
+    bootstrap: str,
+    mongo_uri: str,
+    run: str,
+    pids: dict[str, int],
+    identity_pid: int,
 ) -> dict[str, Any]:
     key_file = Path(os.environ["CHORUS_DEV_SIGNING_KEY_FILE"])
     admin = load_or_create_dev_key(key_file).mint(
@@ -591,7 +610,7 @@ async def measure(
         await asyncio.to_thread(access_process.start)
         print(f"# access restarted with {BULK_ENV}", flush=True)
         spaced = await timed(leavers_again, "vault and review ticks every 60 s", warm_ups[1])
-        bulk_s, documents, commands = await bulk(
+        bulk_s, documents, commands, cpu = await bulk(
             client,
             access,
             database,
@@ -601,6 +620,7 @@ async def measure(
             stayers,
             account_ids,
             completions,
+            {**pids, "identity": identity_pid, "access": access_process.process.pid() or 0},
         )
         raw = await raw_update_rate(mongo_uri, f"{run}_raw")
         doubled = sum(1 for c in completions.count.values() if c > 1)
@@ -625,11 +645,15 @@ async def measure(
         "bulk_write_commands": int(commands),
         "raw_db_writes_per_s": round(raw, 1),
         "completions_seen_twice": doubled,
+        # CPU seconds each process spent on the bulk (from /proc), and per leaver in ms.
+        "bulk_cpu_s": cpu,
+        "bulk_cpu_ms_per_leaver": {n: round(1000 * v / BULK, 2) for n, v in cpu.items()},
     }
 
 
 def main() -> None:
-    with bench_infra() as (bootstrap, mongo_uri), tempfile.TemporaryDirectory() as tmp:
+    pids: dict[str, int] = {}
+    with bench_infra(pids) as (bootstrap, mongo_uri), tempfile.TemporaryDirectory() as tmp:
         run = f"r{os.getpid()}"
         key_file = Path(tmp) / "key.pem"
         load_or_create_dev_key(key_file)
@@ -652,7 +676,17 @@ def main() -> None:
             for service in services:
                 service.start()
             identity, access = services
-            figures = asyncio.run(measure(identity.url, access, bootstrap, mongo_uri, run))
+            figures = asyncio.run(
+                measure(
+                    identity.url,
+                    access,
+                    bootstrap,
+                    mongo_uri,
+                    run,
+                    pids,
+                    identity.process.pid() or 0,
+                )
+            )
         finally:
             for service in services:
                 service.stop()

@@ -205,7 +205,7 @@ class EventConsumer:
                 parsed.append(
                     Event.from_kafka(record.key, record.value, list(record.headers or ()))
                 )
-            except (MalformedEvent, UnknownEventType):
+            except Exception:  # whatever it is, the one-by-one path retries or parks it
                 parsed.append(None)
             if n % PARSED_PER_TURN == 0:
                 # ~0.1 ms per record: a poll of 500 held the event loop for 50-100 ms, in

@@ -1,6 +1,6 @@
 """`make bench-ferretdb`: concurrent writes on the local FerretDB as Chorus builds it
 (deploy/local/src/chorus_local/ferretdb_patches.py: `all`) against the same build with the
-`_id` index fixes only (`index`, the patches 3-7 left out), in the same run.
+`_id` index fixes only (`index`, the patches 3-9 left out), in the same run.
 
 The load is a batch of leavers' shape, without the services: WRITERS concurrent writers
 (one asyncio client), each round an `update_many` of 5 documents by `_id` (a leaver's

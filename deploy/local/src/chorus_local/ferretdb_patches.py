@@ -2,7 +2,7 @@
 
 Same results, far fewer table scans, no sleeping writers, cheaper reads. Each is a file,
 its stock text and the fixed text; the build fails loudly if a stock text is not found.
-`all` (the default) applies 1 to 8; `CHORUS_FERRETDB_PATCHES=none` (or
+`all` (the default) applies 1 to 9; `CHORUS_FERRETDB_PATCHES=none` (or
 `CHORUS_FERRETDB_STOCK=1`) builds it unpatched, `=index` with 1 and 2 only. Measured on a
 5,000-document collection: 75 updates by `_id` per second stock, ~900 with 1 and 2.
 
@@ -39,6 +39,11 @@ its stock text and the fixed text; the build fails loudly if a stock text is not
    a read of 500 ids by `_id: {$in}` made 250,000 comparisons, a fifth of FerretDB's CPU
    under a bulk of leavers). An array holding a regex, a document or an array, or of fewer
    than 16 elements, takes the stock path.
+9. A non-unique index is recorded, not built. v1 hands SQLite no filter but `_id` (and 1
+   and 2 only narrow by `_id`), so such an index answers no query, while every insert and
+   update evaluates its JSON expression and writes its entry (evaluating index expressions
+   was ~9% of FerretDB's CPU under a bulk of leavers, Go pprof 2026-12-07 18:05).
+   listIndexes still shows it, dropping it works, a unique index is built as before.
 `make bench-ferretdb` (64 concurrent writers, each round an update of 5 documents by `_id`
 then an insert of 13; 2-core machine, 2026-12-07 07:03): 638 rounds/s with 1 to 5, 325
 with 1 and 2 only (1.96x), p99 144 against 1,478 ms; one writer alone 1.57x. With 6 and 7
@@ -777,10 +782,31 @@ func chorusIn(fieldValue any, arr *types.Array) (bool, bool) {
 }
 """
 
+# 9. Non-unique indexes recorded, not built.
+_INDEX_CREATE_STOCK = """\
+		q := "CREATE "
+
+		if index.Unique {
+"""
+_INDEX_CREATE_FIXED = """\
+		// Chorus: v1 hands SQLite no filter but `_id`, so a non-unique index answers no
+		// query and costs every write; it is recorded (listIndexes shows it), not built.
+		if !index.Unique {
+			created = append(created, index.Name)
+			c.Settings.Indexes = append(c.Settings.Indexes, index)
+
+			continue
+		}
+
+		q := "CREATE "
+
+		if index.Unique {
+"""
+
 _Replacement = tuple[Path, str, str]  # file, stock text, fixed text (its first occurrence)
 _Addition = tuple[Path, str]  # file, text appended after the replacements
 
-# 1 and 2, then 3 to 5, then 6 to 8.
+# 1 and 2, then 3 to 5, then 6 to 8, then 9.
 GROUPS: dict[str, tuple[tuple[_Replacement, ...], tuple[_Addition, ...]]] = {
     "index": (
         (
@@ -834,16 +860,31 @@ GROUPS: dict[str, tuple[tuple[_Replacement, ...], tuple[_Addition, ...]]] = {
             (Path("internal/handler/common/filter.go"), _IN_HELPERS),
         ),
     ),
+    "indexes": (
+        (
+            (
+                Path("internal/backends/sqlite/metadata/registry.go"),
+                _INDEX_CREATE_STOCK,
+                _INDEX_CREATE_FIXED,
+            ),
+            (
+                Path("internal/backends/sqlite/metadata/registry.go"),
+                'q := fmt.Sprintf("DROP INDEX %q", c.TableName+"_"+name)',
+                'q := fmt.Sprintf("DROP INDEX IF EXISTS %q", c.TableName+"_"+name)',
+            ),
+        ),
+        (),
+    ),
 }
 # What each value of CHORUS_FERRETDB_PATCHES applies (`all` unless said; `index` and `none`
 # are for comparing, as `make bench-ferretdb` does).
 LEVELS: dict[str, tuple[str, ...]] = {
-    "all": ("index", "writes", "reads"),
+    "all": ("index", "writes", "reads", "indexes"),
     "index": ("index",),
     "none": (),
 }
 # Bumped whenever the patches change, so an old build is not reused.
-PATCH_LEVEL = "reads2"
+PATCH_LEVEL = "indexes2"
 
 
 def build_name(level: str) -> str:

@@ -5,6 +5,7 @@ one), and everything a client sees of indexes stays as MongoDB shows it."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 
 import pytest
 from pymongo import ASCENDING
@@ -16,7 +17,7 @@ def _sqlite_indexes(infra, database: str, collection: str) -> set[str] | None:
     if infra.ferretdb is None:
         return None
     path = infra.ferretdb.data_dir / f"{database}.sqlite"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         (table,) = db.execute(
             "SELECT table_name FROM _ferretdb_collections WHERE name = ?", (collection,)
         ).fetchone()

@@ -76,6 +76,35 @@ def _message(**header_overrides: bytes | None) -> tuple[bytes, bytes, list[tuple
     return key, value, list(header_map.items())
 
 
+@pytest.mark.parametrize("content_type", [b"application/json", b"application/json; charset=utf-8"])
+def test_data_written_by_any_json_encoder_is_read(content_type: bytes) -> None:
+    # Another producer's encoder: spaces, escapes, keys in another order.
+    key, value, headers = _message(**{"content-type": content_type})
+    rewritten = json.dumps(json.loads(value), indent=2, ensure_ascii=True, sort_keys=True)
+    parsed = Event.from_kafka(key, rewritten.encode(), headers)
+    assert parsed.data == json.loads(value)
+    assert parsed.data_as(EmployeeHired).email == "ada@example.com"
+
+
+def test_json_that_only_the_standard_library_reads_still_reaches_validation() -> None:
+    # NaN is not JSON; the SDK's reader accepts it (orjson does not), and the model then
+    # refuses the field rather than the message being taken for text.
+    key, value, headers = _message()
+    data = json.loads(value)
+    data["given_name"] = float("nan")
+    with pytest.raises(MalformedEvent) as caught:
+        Event.from_kafka(key, json.dumps(data).encode(), headers)
+    assert caught.value.reason == "schema-violation"
+    assert "given_name" in caught.value.detail
+
+
+def test_data_only_the_sdk_can_write_is_written_by_it() -> None:
+    # orjson refuses keys that are not strings; the SDK's encoder turns them into strings.
+    event = replace(hired_event(), data={**hired_event().data, 7: "seven"})
+    _, value, _ = event.to_kafka()
+    assert json.loads(value)["7"] == "seven"
+
+
 def test_bad_json_is_unparseable() -> None:
     key, _, headers = _message()
     with pytest.raises(MalformedEvent) as caught:

@@ -69,7 +69,7 @@ from chorus_kit.mongo import create_client, database_reachable
 from chorus_kit.outbox import OutboxRelay
 from chorus_kit.revocations import RevocationReader, revocations_caught_up
 from chorus_kit.telemetry import configure_logging, configure_tracing
-from chorus_kit.web import background_tasks, create_app
+from chorus_kit.web import RARE_FULL_COLLECTIONS, background_tasks, create_app
 
 ACCESS_TOPICS = (ACCOUNT, GRANT, VAULT, OFFBOARDING, REVIEW, ACCESS_AUDIT, PLATFORM_ALERT)
 log = logging.getLogger(__name__)
@@ -271,6 +271,7 @@ def build_app(settings: AccessSettings | None = None) -> FastAPI:
             database_reachable(database),
             revocations_caught_up(revocations),
         ],
+        full_collection_every=RARE_FULL_COLLECTIONS,
     )
     app.state.handlers = mirrors
     app.state.accounts = account_handlers

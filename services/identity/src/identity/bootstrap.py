@@ -26,7 +26,7 @@ from chorus_kit.mongo import create_client, database_reachable
 from chorus_kit.outbox import OutboxRelay
 from chorus_kit.revocations import RevocationReader, revocations_caught_up
 from chorus_kit.telemetry import configure_logging, configure_tracing
-from chorus_kit.web import background_tasks, create_app
+from chorus_kit.web import RARE_FULL_COLLECTIONS, background_tasks, create_app
 from identity.adapters.directory_feed import DirectoryFeed, ReadThroughEmployees
 from identity.adapters.engagement_stores import EngagementStores
 from identity.adapters.mongo_store import EmployeeStore, OrgUnitStore
@@ -212,6 +212,7 @@ def build_app(settings: IdentitySettings | None = None) -> FastAPI:
             database_reachable(database),
             revocations_caught_up(revocations),
         ],
+        full_collection_every=RARE_FULL_COLLECTIONS,
     )
     app.state.key_ring = sign_in.key_ring
     app.state.trusted_proxies = sign_in.trusted_proxies

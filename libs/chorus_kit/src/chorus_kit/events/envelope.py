@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import orjson
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.exceptions import BaseCloudEventException
+from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from opentelemetry.propagate import inject
 from pydantic import BaseModel, ValidationError
@@ -34,6 +36,38 @@ class MalformedEvent(ValueError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class _OrjsonData(JSONFormat):
+    """The SDK's JSON format, with a JSON payload written and read by orjson.
+
+    The SDK's own builds a JSON encoder per call: writing the data was ~60% of turning an
+    event into a Kafka message, and a bulk of 10,000 leavers has access publish ~120,000.
+    Anything but a JSON object to write, or a payload orjson refuses, is left to the SDK."""
+
+    def write_data(
+        self, data: dict[str, Any] | str | bytes | None, datacontenttype: str | None
+    ) -> bytes:
+        if isinstance(data, dict) and datacontenttype == CONTENT_TYPE:
+            try:
+                return orjson.dumps(data)
+            except orjson.JSONEncodeError:
+                pass  # the SDK's writing: a key that is not a string, say
+        return super().write_data(data, datacontenttype)
+
+    def read_data(
+        self, body: bytes, datacontenttype: str | None
+    ) -> dict[str, Any] | str | bytes | None:
+        if body and datacontenttype == CONTENT_TYPE:
+            try:
+                parsed: dict[str, Any] = orjson.loads(body)
+                return parsed
+            except orjson.JSONDecodeError:
+                pass  # the SDK's reading: NaN, say, or text
+        return super().read_data(body, datacontenttype)
+
+
+_FORMAT = _OrjsonData()
 
 
 @dataclass(frozen=True)
@@ -106,7 +140,7 @@ class Event:
         }
         if self.traceparent:
             attributes["traceparent"] = self.traceparent
-        message = ce_kafka.to_binary_event(CloudEvent(attributes, self.data))
+        message = ce_kafka.to_binary_event(CloudEvent(attributes, self.data), _FORMAT)
         headers = list(message.headers.items())
         if self.traceparent:
             # Plain W3C header too, so generic Kafka tracing tools join the trace.
@@ -131,7 +165,7 @@ class Event:
         try:
             # The value is parsed once, by the SDK: what is not JSON comes back as text.
             ce = ce_kafka.from_binary_event(
-                ce_kafka.KafkaMessage(headers=header_map, key=key, value=value or b"")
+                ce_kafka.KafkaMessage(headers=header_map, key=key, value=value or b""), _FORMAT
             )
         except (ValueError, TypeError, KeyError, BaseCloudEventException) as exc:
             # The SDK's validation error subclasses none of the others (a time without an

@@ -1,5 +1,6 @@
 """The bench's (B): a hello-world schema served with the gateway's own server setup
-(same app factory, auth, limits, extensions, HTTP layer): `python -m bench.gateway_hello`."""
+(same app factory, auth, limits, extensions, execution context, HTTP layer):
+`python -m bench.gateway_hello`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uvicorn
 from gateway.bootstrap import build_app
 from gateway.limits import CostBudgets
 from gateway.rules import operation_extensions
+from gateway.schema import AcyclicExecution
 from gateway.settings import GatewaySettings
 
 
@@ -21,7 +23,9 @@ class HelloQuery:
 
 def hello_schema(settings: GatewaySettings, budgets: CostBudgets) -> strawberry.Schema:
     return strawberry.Schema(
-        query=HelloQuery, extensions=operation_extensions(settings, budgets=budgets)
+        query=HelloQuery,
+        execution_context_class=AcyclicExecution,
+        extensions=operation_extensions(settings, budgets=budgets),
     )
 
 

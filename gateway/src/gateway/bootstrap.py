@@ -13,7 +13,7 @@ from chorus_kit.auth import JwksCache, TokenVerifier
 from chorus_kit.events.catalogue import ACCOUNT, EMPLOYEE, GRANT, OFFBOARDING, REVIEW
 from chorus_kit.revocations import RevocationReader, revocations_caught_up
 from chorus_kit.telemetry import configure_logging, configure_tracing
-from chorus_kit.web import background_tasks, create_app
+from chorus_kit.web import RARE_FULL_COLLECTIONS, background_tasks, create_app
 from gateway.clients.access import AccessClient
 from gateway.clients.backend import BackendClient
 from gateway.clients.identity import IdentityClient
@@ -85,6 +85,8 @@ def build_app(
         title="Chorus gateway",
         lifespan=lifespan,
         readiness=[revocations_caught_up(revocations), live_feed_positioned(feed)],
+        # Its queries leave no reference cycles (`AcyclicExecution`, the loaders).
+        full_collection_every=RARE_FULL_COLLECTIONS,
     )
     app.state.verifier = verifier
     app.state.services = services

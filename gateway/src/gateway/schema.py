@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from graphql import GraphQLError
+from graphql import ExecutionResult, ExperimentalIncrementalExecutionResults, GraphQLError
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 
@@ -35,6 +38,24 @@ class Subscription(IdentitySubscription, AccessSubscription):
     pass
 
 
+class AcyclicExecution(StrawberryGraphQLCoreExecutionContext):
+    """Once an operation's response is built, its executor lets go of its own methods.
+
+    graphql-core's executor keeps helpers bound to itself (`async_helpers`), so every
+    operation's executor, with the field plans and results it references, was a
+    reference cycle left to the garbage collector: ~400 objects per query of 50 rows,
+    which made the gateway's full collections its slowest requests. Per-event executors
+    of a subscription are copies: dropping the copy's attribute leaves the original's."""
+
+    def build_response(
+        self, data: dict[str, Any] | None
+    ) -> ExecutionResult | ExperimentalIncrementalExecutionResults:
+        try:
+            return super().build_response(data)
+        finally:
+            self.__dict__.pop("async_helpers", None)
+
+
 class GatewaySchema(strawberry.Schema):
     """Logs only errors raised while resolving (masked for the client, logged for us).
 
@@ -55,6 +76,7 @@ def build_schema(settings: GatewaySettings, *, budgets: CostBudgets | None) -> s
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=AcyclicExecution,
         extensions=operation_extensions(
             settings, budgets=budgets, public_fields=PUBLIC_ROOT_FIELDS | PUBLIC_SESSION_FIELDS
         ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from functools import cached_property, partial
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -24,48 +25,70 @@ REVIEWS_BATCH_MAX = 100  # access's batch of review items takes at most 100 revi
 
 
 class AccessLoaders:
-    def __init__(self, client: AccessClient, token: str | None) -> None:
-        self._client = client
-        self._token = token or ""
-        self.account: DataLoader[str, Json | None] = DataLoader(
-            load_fn=self._accounts, max_batch_size=BATCH_MAX
-        )
-        # Grants by holder and by account, active now or all of them (two loaders each:
-        # access's batch routes take `active_only` for the whole batch).
-        self.active_grants_of_holder: DataLoader[str, list[Json]] = DataLoader(
-            load_fn=lambda ids: self._grants_of_holders(ids, active_only=True),
-            max_batch_size=BATCH_MAX,
-        )
-        self.all_grants_of_holder: DataLoader[str, list[Json]] = DataLoader(
-            load_fn=lambda ids: self._grants_of_holders(ids, active_only=False),
-            max_batch_size=BATCH_MAX,
-        )
-        self.active_grants_of_account: DataLoader[str, list[Json]] = DataLoader(
-            load_fn=lambda ids: self._grants_of_accounts(ids, active_only=True),
-            max_batch_size=BATCH_MAX,
-        )
-        self.all_grants_of_account: DataLoader[str, list[Json]] = DataLoader(
-            load_fn=lambda ids: self._grants_of_accounts(ids, active_only=False),
-            max_batch_size=BATCH_MAX,
-        )
+    """Each loader is made on first use. Their batch functions are `_AccessCalls`'s, not
+    this object's: a loader holding a method of the object that holds it made every
+    request a reference cycle, left with everything it held to the garbage collector."""
 
-        # Leases by holder, open ones or all (access's batch route takes one status).
-        self.open_leases_of_holder: DataLoader[str, list[Json]] = DataLoader(
-            load_fn=lambda ids: self._leases_of_holders(ids, status="open"),
-            max_batch_size=BATCH_MAX,
-        )
-        self.all_leases_of_holder: DataLoader[str, list[Json]] = DataLoader(
-            load_fn=lambda ids: self._leases_of_holders(ids, status=None),
-            max_batch_size=BATCH_MAX,
-        )
+    def __init__(self, client: AccessClient, token: str | None) -> None:
+        self._calls = _AccessCalls(client, token or "")
         # Grants of a page's people fetched with the page, by `active_only` then holder:
         # their rows' fields answer at once instead of each awaiting the batch.
         self._page_grants: dict[bool, dict[str, list[Json] | BaseException]] = {}
-        # A review's first page of items, keyed by (review, page size, mine, pending): one
-        # call per combination of the options for all the reviews of a level.
-        self.review_items: DataLoader[ReviewItemsKey, Json | None] = DataLoader(
-            load_fn=self._review_items, max_batch_size=REVIEWS_BATCH_MAX
+
+    @cached_property
+    def account(self) -> DataLoader[str, Json | None]:
+        return DataLoader(load_fn=self._calls.accounts, max_batch_size=BATCH_MAX)
+
+    # Grants by holder and by account, active now or all of them (two loaders each:
+    # access's batch routes take `active_only` for the whole batch).
+    @cached_property
+    def active_grants_of_holder(self) -> DataLoader[str, list[Json]]:
+        return DataLoader(
+            load_fn=partial(self._calls.grants_of_holders, active_only=True),
+            max_batch_size=BATCH_MAX,
         )
+
+    @cached_property
+    def all_grants_of_holder(self) -> DataLoader[str, list[Json]]:
+        return DataLoader(
+            load_fn=partial(self._calls.grants_of_holders, active_only=False),
+            max_batch_size=BATCH_MAX,
+        )
+
+    @cached_property
+    def active_grants_of_account(self) -> DataLoader[str, list[Json]]:
+        return DataLoader(
+            load_fn=partial(self._calls.grants_of_accounts, active_only=True),
+            max_batch_size=BATCH_MAX,
+        )
+
+    @cached_property
+    def all_grants_of_account(self) -> DataLoader[str, list[Json]]:
+        return DataLoader(
+            load_fn=partial(self._calls.grants_of_accounts, active_only=False),
+            max_batch_size=BATCH_MAX,
+        )
+
+    # Leases by holder, open ones or all (access's batch route takes one status).
+    @cached_property
+    def open_leases_of_holder(self) -> DataLoader[str, list[Json]]:
+        return DataLoader(
+            load_fn=partial(self._calls.leases_of_holders, status="open"),
+            max_batch_size=BATCH_MAX,
+        )
+
+    @cached_property
+    def all_leases_of_holder(self) -> DataLoader[str, list[Json]]:
+        return DataLoader(
+            load_fn=partial(self._calls.leases_of_holders, status=None),
+            max_batch_size=BATCH_MAX,
+        )
+
+    # A review's first page of items, keyed by (review, page size, mine, pending): one
+    # call per combination of the options for all the reviews of a level.
+    @cached_property
+    def review_items(self) -> DataLoader[ReviewItemsKey, Json | None]:
+        return DataLoader(load_fn=self._calls.review_items, max_batch_size=REVIEWS_BATCH_MAX)
 
     def grants_of_holder(self, active_only: bool) -> DataLoader[str, list[Json]]:
         return self.active_grants_of_holder if active_only else self.all_grants_of_holder
@@ -80,7 +103,7 @@ class AccessLoaders:
         async def fetch(active_only: bool) -> None:
             answers: Sequence[list[Json] | BaseException]
             try:
-                answers = await self._grants_of_holders(holder_ids, active_only=active_only)
+                answers = await self._calls.grants_of_holders(holder_ids, active_only=active_only)
             except Exception as exc:  # an answer it cannot read: each row's grants fail, as
                 answers = [exc] * len(holder_ids)  # through the loader; the rows stay
             self._page_grants[active_only] = dict(zip(holder_ids, answers, strict=True))
@@ -96,7 +119,40 @@ class AccessLoaders:
     def leases_of_holder(self, open_only: bool) -> DataLoader[str, list[Json]]:
         return self.open_leases_of_holder if open_only else self.all_leases_of_holder
 
-    async def _leases_of_holders(
+    def remember_account(self, account: Json) -> None:
+        """The state a write returned replaces what this request loaded before it."""
+        self.account.prime(account["id"], account, force=True)
+
+    def prime_accounts(self, accounts: Sequence[Json]) -> None:
+        for account in accounts:
+            self.account.prime(account["id"], account)
+
+    def forget_leases(self) -> None:
+        """After a check-out or check-in, later fields of the request load leases anew."""
+        self.open_leases_of_holder.clear_all()
+        self.all_leases_of_holder.clear_all()
+
+    def forget_grants(self) -> None:
+        """After a write that changes grants, later fields of the request load them anew."""
+        self._page_grants.clear()
+        for loader in (
+            self.active_grants_of_holder,
+            self.all_grants_of_holder,
+            self.active_grants_of_account,
+            self.all_grants_of_account,
+        ):
+            loader.clear_all()
+
+
+class _AccessCalls:
+    """The batch calls behind the loaders: the client and the caller's token, nothing
+    that holds a loader."""
+
+    def __init__(self, client: AccessClient, token: str) -> None:
+        self._client = client
+        self._token = token
+
+    async def leases_of_holders(
         self, ids: Sequence[str], *, status: str | None
     ) -> Sequence[list[Json] | BaseException]:
         try:
@@ -108,7 +164,7 @@ class AccessLoaders:
         groups = {g["holder_id"]: g["leases"] for g in answer.get("groups", [])}
         return [list(groups.get(i, [])) for i in ids]
 
-    async def _review_items(
+    async def review_items(
         self, keys: Sequence[ReviewItemsKey]
     ) -> Sequence[Json | None | BaseException]:
         """Keys sharing their options go in one call; a review left out of the answer
@@ -134,7 +190,7 @@ class AccessLoaders:
         )
         return {g["review_id"]: g for g in answer.get("groups", [])}
 
-    async def _accounts(self, ids: Sequence[str]) -> Sequence[Json | None | BaseException]:
+    async def accounts(self, ids: Sequence[str]) -> Sequence[Json | None | BaseException]:
         """Unknown and unreadable accounts both load as None (access discloses neither)."""
         try:
             answer = await self._client.batch_get_accounts(self._token, list(ids))
@@ -143,7 +199,7 @@ class AccessLoaders:
         found = {a["id"]: a for a in answer.get("accounts", [])}
         return [found.get(i) for i in ids]
 
-    async def _grants_of_holders(
+    async def grants_of_holders(
         self, ids: Sequence[str], *, active_only: bool
     ) -> Sequence[list[Json] | BaseException]:
         try:
@@ -155,7 +211,7 @@ class AccessLoaders:
         groups = {g["holder_id"]: g["grants"] for g in answer.get("groups", [])}
         return [list(groups.get(i, [])) for i in ids]
 
-    async def _grants_of_accounts(
+    async def grants_of_accounts(
         self, ids: Sequence[str], *, active_only: bool
     ) -> Sequence[list[Json] | BaseException]:
         try:
@@ -166,27 +222,3 @@ class AccessLoaders:
             return [exc] * len(ids)
         groups = {g["account_id"]: g["grants"] for g in answer.get("groups", [])}
         return [list(groups.get(i, [])) for i in ids]
-
-    def remember_account(self, account: Json) -> None:
-        """The state a write returned replaces what this request loaded before it."""
-        self.account.prime(account["id"], account, force=True)
-
-    def prime_accounts(self, accounts: Sequence[Json]) -> None:
-        for account in accounts:
-            self.account.prime(account["id"], account)
-
-    def forget_leases(self) -> None:
-        """After a check-out or check-in, later fields of the request load leases anew."""
-        self.open_leases_of_holder.clear_all()
-        self.all_leases_of_holder.clear_all()
-
-    def forget_grants(self) -> None:
-        """After a write that changes grants, later fields of the request load them anew."""
-        self._page_grants.clear()
-        for loader in (
-            self.active_grants_of_holder,
-            self.all_grants_of_holder,
-            self.active_grants_of_account,
-            self.all_grants_of_account,
-        ):
-            loader.clear_all()

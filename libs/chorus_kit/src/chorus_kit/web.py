@@ -123,8 +123,9 @@ def _freezing_startup_heap(
     reached the oldest generation. A service that makes next to no cyclic garbage can have
     them far less often (`full_collection_every` above CPython's 10): access and identity
     freed 0 objects in ~7,000 collections over a bulk of leavers, while their ~55 full
-    collections took 1.3 s of access's CPU. The gateway's GraphQL execution leaves cycles:
-    at 100, its rarer full collections each took ~0.3 s."""
+    collections took 1.3 s of access's CPU. Where requests do leave cycles, rarer full
+    collections are each longer: the gateway's took ~0.3 s at 100 until its queries
+    stopped leaving cycles (`gateway.schema.AcyclicExecution`)."""
 
     @asynccontextmanager
     async def lifespan_then_freeze(app: FastAPI) -> AsyncIterator[None]:

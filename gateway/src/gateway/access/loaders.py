@@ -129,19 +129,23 @@ class AccessLoaders:
 
     def forget_leases(self) -> None:
         """After a check-out or check-in, later fields of the request load leases anew."""
-        self.open_leases_of_holder.clear_all()
-        self.all_leases_of_holder.clear_all()
+        self._clear("open_leases_of_holder", "all_leases_of_holder")
 
     def forget_grants(self) -> None:
         """After a write that changes grants, later fields of the request load them anew."""
         self._page_grants.clear()
-        for loader in (
-            self.active_grants_of_holder,
-            self.all_grants_of_holder,
-            self.active_grants_of_account,
-            self.all_grants_of_account,
-        ):
-            loader.clear_all()
+        self._clear(
+            "active_grants_of_holder",
+            "all_grants_of_holder",
+            "active_grants_of_account",
+            "all_grants_of_account",
+        )
+
+    def _clear(self, *loaders: str) -> None:
+        for name in loaders:
+            made: DataLoader[Any, Any] | None = self.__dict__.get(name)
+            if made is not None:  # one not made yet holds nothing to forget
+                made.clear_all()
 
 
 class _AccessCalls:
